@@ -1,0 +1,33 @@
+"""pytest options shared by the notebook runner and the integration tests.
+
+`pytest` runs everything that is fast. `pytest --flags slow` (or `gpu`, or both) also runs notebook cells
+marked `#| slow` / `#| gpu` and tests marked `@pytest.mark.slow` / `@pytest.mark.gpu`.
+"""
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / 'shared' / 'data'
+
+
+def pytest_addoption(parser):
+    parser.addoption('--flags', default='', help='space-separated notebook flags to run (slow, gpu)')
+
+
+def run_flags(config) -> set[str]:
+    return set(config.getoption('--flags').replace(',', ' ').split())
+
+
+def pytest_collection_modifyitems(config, items):
+    flags = run_flags(config)
+    for item in items:
+        for flag in ('slow', 'gpu'):
+            if flag in item.keywords and flag not in flags:
+                item.add_marker(pytest.mark.skip(reason=f'marked {flag}: run with --flags {flag}'))
+
+
+@pytest.fixture(scope='session')
+def shared_data() -> Path:
+    "The development data folder `../shared/data`; skips the test where it is absent."
+    if not DATA.is_dir(): pytest.skip(f'development data not found at {DATA}')
+    return DATA

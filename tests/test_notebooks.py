@@ -1,0 +1,23 @@
+"""Every notebook in `nbs/` runs as a test, honouring nbdev's `tst_flags` (`#| slow`, `#| gpu`)."""
+from pathlib import Path
+import tomllib
+import pytest
+from nbdev.test import test_nb as run_notebook  # renamed so that pytest does not collect it
+
+from conftest import ROOT, run_flags
+
+NBS = ROOT / 'nbs'
+NOTEBOOKS = sorted(p for p in NBS.rglob('*.ipynb')
+                   if not any(part.startswith(('_', '.')) for part in p.relative_to(NBS).parts))
+TST_FLAGS = tomllib.loads((ROOT / 'pyproject.toml').read_text())['tool']['nbdev']['tst_flags'].split()
+
+
+def test_found_notebooks():
+    assert len(NOTEBOOKS) >= 2, f'no notebooks found under {NBS}'
+
+
+@pytest.mark.parametrize('notebook', NOTEBOOKS, ids=[str(p.relative_to(NBS)) for p in NOTEBOOKS])
+def test_notebook(notebook: Path, request):
+    skip = [f for f in TST_FLAGS if f not in run_flags(request.config)]
+    ok, seconds = run_notebook(notebook, skip_flags=skip, basepath=ROOT)
+    assert ok, f'{notebook.relative_to(ROOT)} failed (its traceback is printed above)'
