@@ -44,6 +44,9 @@ def _print_config(args: argparse.Namespace) -> int:
 # %% ../nbs/89_cli.ipynb #da593db0
 def build_parser() -> argparse.ArgumentParser:
     "The `detnb` argument parser with one sub-parser per registered command."
+    import detnb.train, detnb.test  # they register `train` and `test` (imported here: they import this module)
+    import detnb.apis.inference, detnb.visualization.browse  # they register `infer`, `video` and `browse-dataset`
+    import detnb.apis.quickstart  # registers `quickstart`
     parser = argparse.ArgumentParser(prog='detnb', description='detnb: a literate object-detection toolbox')
     parser.add_argument('--version', action='version', version=f'detnb {detnb.__version__}')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
@@ -61,4 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     return COMMANDS[args.command][1](args) or 0
 
 # %% ../nbs/89_cli.ipynb #83803ed8
-if __name__ == '__main__': sys.exit(main())
+if __name__ == '__main__':  # `python -m detnb.cli`: run the imported module's main, where the commands register
+    from detnb.cli import main as cli_main
+    sys.exit(cli_main())

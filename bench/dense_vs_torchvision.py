@@ -1,0 +1,144 @@
+"""detnb's RetinaNet and FCOS against torchvision's, on the CPU: inference time, train-step time and peak memory.
+
+Both sides run the same weights (a torchvision model converted by `detnb.models.torchvision_import`) on the
+same input size. torchvision's models are built as for fine-tuning from ImageNet weights
+(`FrozenBatchNorm2d`, `trainable_backbone_layers=3`; detnb: frozen batch norms, `frozen_stages=1`), with
+random weights. Inference: one image through the whole model (torchvision's `forward` with `min_size` and
+`max_size` set to the image size, so that its transform only normalizes and pads; detnb's data preprocessor
+and `predict`). Train step: a batch of two images with five boxes each, forward, backward and an SGD step.
+
+Every measurement runs in its own subprocess, so that its peak resident memory (`ru_maxrss`) is its own, with
+`MALLOC_MMAP_THRESHOLD_=131072`: glibc then maps every large block (every activation) on its own and returns it
+on free, so that the peak follows the live tensors rather than what the allocator happened to keep. The
+times are the median over the timed iterations after one warm-up iteration. The two sides of a comparison
+alternate, `--repeats` times, and the best of the repeats is kept for each (the machine may be shared).
+
+    python bench/dense_vs_torchvision.py [--size 512] [--threads 2] [--repeats 2]
+"""
+import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+def torchvision_model(kind: str):
+    "torchvision's RetinaNet or FCOS R50-FPN set up for fine-tuning (frozen batch norms, 3 trainable stages)."
+    from torchvision.models import resnet50
+    from torchvision.models.detection import FCOS, RetinaNet
+    from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+    from torchvision.ops.feature_pyramid_network import LastLevelP6P7
+    from torchvision.ops.misc import FrozenBatchNorm2d
+    torch.manual_seed(0)
+    body = resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
+    backbone = _resnet_fpn_extractor(body, 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(256, 256))
+    return (RetinaNet if kind == 'retinanet' else FCOS)(backbone, num_classes=91)
+
+def detnb_model(kind: str, state_dict_path: str):
+    "The detnb twin of `torchvision_model(kind)`, converted from its saved weights."
+    from detnb.models.torchvision_import import convert_torchvision_fcos, convert_torchvision_retinanet
+    from detnb.registry import MODELS
+    convert = convert_torchvision_retinanet if kind == 'retinanet' else convert_torchvision_fcos
+    cfg, weights = convert(torch.load(state_dict_path, weights_only=True))
+    model = MODELS.build(cfg['model'])
+    model.load_state_dict(weights, strict=True)
+    return model
+
+def make_batch(size: int, num_images: int):
+    "Fixed uint8 images and five boxes per image."
+    g = torch.Generator().manual_seed(0)
+    images = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=g) for _ in range(num_images)]
+    xy = torch.rand(num_images, 5, 2, generator=g) * size * 0.6
+    wh = 32 + torch.rand(num_images, 5, 2, generator=g) * size * 0.3
+    boxes = torch.cat([xy, xy + wh], -1).clamp(max=size - 1)
+    labels = torch.randint(1, 91, (num_images, 5), generator=g)
+    return images, boxes, labels
+
+def run_child(side: str, kind: str, mode: str, size: int, weights: str, iters: int) -> dict:
+    "One measurement: build, one warm-up iteration, `iters` timed ones; the median time and the peak RSS."
+    images, boxes, labels = make_batch(size, 1 if mode == 'infer' else 2)
+    if side == 'torchvision':
+        model = torchvision_model(kind)
+        model.load_state_dict(torch.load(weights, weights_only=True))
+        model.transform.min_size, model.transform.max_size = (size,), size  # no resize: normalize and pad only
+        rgb = lambda: [img.flip(0).float() / 255 for img in images]  # BGR uint8 -> RGB in [0, 1], in every step as detnb's
+        targets = [dict(boxes=b, labels=l) for b, l in zip(boxes, labels)]
+        infer = lambda: model(rgb())
+        loss_fn = lambda: sum(model(rgb(), targets).values())
+    else:
+        from detnb.structures import DetDataSample, InstanceData
+        model = detnb_model(kind, weights)
+        def batch():
+            samples = [DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=(1., 1.)),
+                                     gt_instances=InstanceData(bboxes=b, labels=l)) for b, l in zip(boxes, labels)]
+            return model.data_preprocessor(dict(inputs=images, data_samples=samples), training=model.training)
+        infer = lambda: model(**batch(), mode='predict')
+        loss_fn = lambda: model.parse_losses(model(**batch(), mode='loss'))[0]
+    if mode == 'infer':
+        model.eval()
+        step = lambda: infer()
+        context = torch.no_grad
+    else:
+        model.train()
+        optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-4, momentum=0.9)
+        def step():
+            loss = loss_fn()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        context = torch.enable_grad
+    times = []
+    with context():
+        for i in range(iters + 1):
+            start = time.perf_counter()
+            step()
+            if i: times.append(time.perf_counter() - start)
+    return dict(seconds=statistics.median(times), max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+def measure(side: str, kind: str, mode: str, args, weights: str) -> dict:
+    "Run one measurement in a fresh interpreter with the thread count fixed."
+    cmd = [sys.executable, __file__, '--child', side, kind, mode, '--size', str(args.size), '--threads', str(args.threads),
+           '--weights', weights, '--iters', str(args.infer_iters if mode == 'infer' else args.train_iters)]
+    env = {**os.environ, 'MALLOC_MMAP_THRESHOLD_': '131072'}  # see the module docstring
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--size', type=int, default=512, help='square input size (a multiple of 128)')
+    parser.add_argument('--threads', type=int, default=2, help='torch threads in every measurement')
+    parser.add_argument('--repeats', type=int, default=2, help='alternating runs of each side; the best is kept')
+    parser.add_argument('--infer-iters', type=int, default=5)
+    parser.add_argument('--train-iters', type=int, default=3)
+    parser.add_argument('--models', default='retinanet,fcos')
+    parser.add_argument('--modes', default='infer,train')
+    parser.add_argument('--child', nargs=3, metavar=('SIDE', 'MODEL', 'MODE'))
+    parser.add_argument('--weights')
+    parser.add_argument('--iters', type=int)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.child:
+        print(json.dumps(run_child(*args.child, args.size, args.weights, args.iters)))
+        return
+    if args.size % 128: raise SystemExit(f'--size must be a multiple of 128 (torchvision infers anchor strides), got {args.size}')
+    print(f'CPU, {args.threads} threads, {args.size} x {args.size} input, torch {torch.__version__}; '
+          f'inference: 1 image, train step: 2 images; median of {args.infer_iters} / {args.train_iters} iterations, '
+          f'best of {args.repeats} alternating runs')
+    print(f'{"model":<10} {"mode":<6} {"torchvision s":>14} {"detnb s":>9} {"time ratio":>10} '
+          f'{"torchvision MB":>15} {"detnb MB":>9} {"memory ratio":>12}')
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.models.split(','):
+            weights = str(Path(tmp) / f'{kind}.pth')
+            torch.save(torchvision_model(kind).state_dict(), weights)
+            for mode in args.modes.split(','):
+                runs = {'torchvision': [], 'detnb': []}
+                for _ in range(args.repeats):
+                    for side in runs: runs[side].append(measure(side, kind, mode, args, weights))
+                tv = dict(seconds=min(r['seconds'] for r in runs['torchvision']), mb=min(r['max_rss_mb'] for r in runs['torchvision']))
+                ours = dict(seconds=min(r['seconds'] for r in runs['detnb']), mb=min(r['max_rss_mb'] for r in runs['detnb']))
+                print(f'{kind:<10} {mode:<6} {tv["seconds"]:>14.3f} {ours["seconds"]:>9.3f} {ours["seconds"] / tv["seconds"]:>9.3f}x '
+                      f'{tv["mb"]:>15.0f} {ours["mb"]:>9.0f} {ours["mb"] / tv["mb"]:>11.3f}x', flush=True)
+
+if __name__ == '__main__':
+    main()

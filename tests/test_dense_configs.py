@@ -1,0 +1,45 @@
+"""Every detector config shipped in `detnb/configs` loads, builds, and runs a forward pass in `tensor` mode;
+the BCCD variants also build their data sets from the development data."""
+import pytest
+import torch
+
+from detnb.config import Config, package_configs_dir
+from detnb.registry import DATASETS, MODELS
+from conftest import ROOT
+
+CONFIGS = sorted(str(p.relative_to(package_configs_dir())) for p in package_configs_dir().rglob('*.py')
+                 if '_base_' not in p.parts and p.name != '__init__.py')
+DENSE = ['retinanet/retinanet_r50_fpn_1x_coco.py', 'retinanet/retinanet_r18_fpn_bccd.py',
+         'fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py', 'fcos/fcos_r18_fpn_gn-head_bccd.py',
+         'atss/atss_r50_fpn_1x_coco.py', 'gfl/gfl_r50_fpn_1x_coco.py']
+
+
+def test_dense_configs_shipped():
+    assert set(DENSE) <= set(CONFIGS), sorted(set(DENSE) - set(CONFIGS))
+
+
+@pytest.mark.parametrize('name', [c for c in CONFIGS if 'model' in Config.fromfile(f'detnb::{c}')])
+def test_config_builds_and_runs(name):
+    cfg = Config.fromfile(f'detnb::{name}')
+    model = MODELS.build(cfg.model).eval()  # no init_weights: nothing is downloaded
+    torch.manual_seed(0)
+    data = model.data_preprocessor(dict(inputs=[torch.randint(0, 256, (3, 120, 150), dtype=torch.uint8)]))
+    assert data['inputs'].shape[-2:] == (128, 160)
+    with torch.no_grad(): outs = model(data['inputs'], mode='tensor')
+    num_levels = len(cfg.model.bbox_head.get('strides', None) or cfg.model.bbox_head.anchor_generator.strides)
+    assert all(len(level_outputs) == num_levels for level_outputs in outs)
+    cls_channels = model.bbox_head.num_base_priors * model.bbox_head.cls_out_channels
+    assert outs[0][0].shape == (1, cls_channels, 16, 20)
+    assert all(torch.isfinite(t).all() for level_outputs in outs for t in level_outputs)
+
+
+@pytest.mark.parametrize('name', [c for c in DENSE if c.endswith('_bccd.py')])
+def test_bccd_datasets_build(name, shared_data, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the configs' data_root is relative to the repository root
+    cfg = Config.fromfile(f'detnb::{name}')
+    train = DATASETS.build(cfg.train_dataloader.dataset)
+    val = DATASETS.build(cfg.val_dataloader.dataset)
+    assert len(train) > 100 and len(val) > 50
+    assert train.metainfo['classes'] == ('RBC', 'WBC', 'Platelets')
+    sample = train[0]
+    assert max(sample['inputs'].shape[-2:]) == 416 and len(sample['data_samples'].gt_instances) > 0
