@@ -1,6 +1,6 @@
 """Every notebook in `nbs/` runs as a test, honouring nbdev's `tst_flags` (`#| slow`, `#| gpu`)."""
 from pathlib import Path
-import tomllib
+import sys, tomllib
 import pytest
 from nbdev.test import test_nb as run_notebook  # renamed so that pytest does not collect it
 
@@ -14,6 +14,26 @@ TST_FLAGS = tomllib.loads((ROOT / 'pyproject.toml').read_text())['tool']['nbdev'
 
 def test_found_notebooks():
     assert len(NOTEBOOKS) >= 2, f'no notebooks found under {NBS}'
+
+
+def package_definition(obj):
+    "The class or function of the imported detnb modules that a notebook's `__main__` copy `obj` re-defines."
+    for name, module in list(sys.modules.items()):
+        if name.startswith('detnb.') and getattr(getattr(module, obj.__name__, None), '__module__', None) == name:
+            return getattr(module, obj.__name__)
+
+
+@pytest.fixture(autouse=True)
+def registries_without_notebook_classes():
+    "Notebooks run in one process: after each, its `__main__` classes leave the registries for the package's own."
+    yield
+    import detnb.registry
+    for registry in [r for r in vars(detnb.registry).values() if isinstance(r, detnb.registry.Registry)]:
+        for key, obj in list(registry._module_dict.items()):
+            if getattr(obj, '__module__', None) != '__main__': continue
+            original = package_definition(obj)
+            if original is None: del registry._module_dict[key]
+            else: registry._module_dict[key] = original
 
 
 @pytest.mark.parametrize('notebook', NOTEBOOKS, ids=[str(p.relative_to(NBS)) for p in NOTEBOOKS])
