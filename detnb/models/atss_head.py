@@ -12,8 +12,7 @@ import torch
 from torch import Tensor, nn
 from ..registry import MODELS
 from ..structures import InstanceData
-from .layers import ConvModule
-from .dense_head import AnchorHead, Scale, levels_to_batch
+from .dense_head import conv_tower, AnchorHead, Scale, levels_to_batch
 from .fcos_head import centerness_target
 
 # %% auto #0
@@ -57,11 +56,8 @@ class ATSSHead(AnchorHead):
         self.loss_centerness = MODELS.build(loss_centerness)
 
     def _init_layers(self) -> None:
-        def tower() -> nn.ModuleList:
-            return nn.ModuleList([ConvModule(self.in_channels if i == 0 else self.feat_channels, self.feat_channels, 3,
-                                             padding=1, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
-                                  for i in range(self.stacked_convs)])
-        self.cls_convs, self.reg_convs = tower(), tower()
+        self.cls_convs, self.reg_convs = [conv_tower(self.in_channels, self.feat_channels, self.stacked_convs,
+                                                     self.conv_cfg, self.norm_cfg) for _ in range(2)]
         channels, k = (self.feat_channels if self.stacked_convs > 0 else self.in_channels), self.pred_kernel_size
         a = self.num_base_priors
         self.atss_cls = nn.Conv2d(channels, a * self.cls_out_channels, k, padding=k // 2)

@@ -18,8 +18,8 @@ from .base import BaseModule
 from .layers import ConvModule
 
 # %% auto #0
-__all__ = ['SCORE_FACTOR_FUSIONS', 'Scale', 'levels_to_batch', 'unpack_gt_instances', 'rank_in_image', 'topk_per_image',
-           'empty_instances', 'BaseDenseHead', 'DenseTargets', 'AnchorHead', 'RetinaHead']
+__all__ = ['SCORE_FACTOR_FUSIONS', 'Scale', 'levels_to_batch', 'unpack_gt_instances', 'conv_tower', 'rank_in_image',
+           'topk_per_image', 'empty_instances', 'BaseDenseHead', 'DenseTargets', 'AnchorHead', 'RetinaHead']
 
 # %% ../../nbs/30_models_dense_head.ipynb #45a34977
 class Scale(nn.Module):
@@ -46,6 +46,15 @@ def unpack_gt_instances(batch_data_samples: Sequence[DetDataSample]
     return ([s.gt_instances for s in batch_data_samples],
             [s.ignored_instances if 'ignored_instances' in s else None for s in batch_data_samples],
             [s.metainfo for s in batch_data_samples])
+
+def conv_tower(in_channels: int,  # channels of the feature map the tower reads
+               feat_channels: int,  # channels of every conv of the tower
+               stacked_convs: int,  # number of 3x3 conv-norm-act blocks
+               conv_cfg: Mapping | None = None, norm_cfg: Mapping | None = None,
+               bias: bool | str = 'auto') -> nn.ModuleList:
+    "The stack of 3x3 `ConvModule`s that dense heads put in front of their prediction convolutions."
+    return nn.ModuleList([ConvModule(in_channels if i == 0 else feat_channels, feat_channels, 3, padding=1,
+                                     conv_cfg=conv_cfg, norm_cfg=norm_cfg, bias=bias) for i in range(stacked_convs)])
 
 # %% ../../nbs/30_models_dense_head.ipynb #73bbf6c5
 def rank_in_image(img_ids: Tensor,  # (n,) image of each candidate, candidates grouped by image
@@ -356,11 +365,8 @@ class RetinaHead(AnchorHead):
         super().__init__(num_classes, in_channels, anchor_generator=anchor_generator, init_cfg=init_cfg, **kwargs)
 
     def _init_layers(self) -> None:
-        def tower() -> nn.ModuleList:
-            return nn.ModuleList([ConvModule(self.in_channels if i == 0 else self.feat_channels, self.feat_channels, 3,
-                                             padding=1, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
-                                  for i in range(self.stacked_convs)])
-        self.cls_convs, self.reg_convs = tower(), tower()
+        self.cls_convs, self.reg_convs = [conv_tower(self.in_channels, self.feat_channels, self.stacked_convs,
+                                                     self.conv_cfg, self.norm_cfg) for _ in range(2)]
         channels = self.feat_channels if self.stacked_convs > 0 else self.in_channels
         self.retina_cls = nn.Conv2d(channels, self.num_base_priors * self.cls_out_channels, 3, padding=1)
         self.retina_reg = nn.Conv2d(channels, self.num_base_priors * self.bbox_coder.encode_size, 3, padding=1)

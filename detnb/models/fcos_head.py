@@ -12,8 +12,7 @@ import torch
 from torch import Tensor, nn
 from ..registry import MODELS, TASK_UTILS
 from ..structures import InstanceData
-from .layers import ConvModule
-from .dense_head import BaseDenseHead, Scale, levels_to_batch
+from .dense_head import conv_tower, BaseDenseHead, Scale, levels_to_batch
 
 # %% auto #0
 __all__ = ['INF', 'AnchorFreeHead', 'centerness_target', 'pad_gt_instances', 'FCOSHead']
@@ -59,15 +58,10 @@ class AnchorFreeHead(BaseDenseHead):
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
         self._init_layers()
 
-    def _tower(self) -> nn.ModuleList:
-        "`stacked_convs` 3x3 ConvModules with ReLU."
-        return nn.ModuleList([ConvModule(self.in_channels if i == 0 else self.feat_channels, self.feat_channels, 3,
-                                         padding=1, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, bias=self.conv_bias)
-                              for i in range(self.stacked_convs)])
-
     def _init_layers(self) -> None:
         "Towers and the prediction convolutions."
-        self.cls_convs, self.reg_convs = self._tower(), self._tower()
+        self.cls_convs, self.reg_convs = [conv_tower(self.in_channels, self.feat_channels, self.stacked_convs,
+                                                     self.conv_cfg, self.norm_cfg, self.conv_bias) for _ in range(2)]
         channels = self.feat_channels if self.stacked_convs > 0 else self.in_channels
         self.conv_cls = nn.Conv2d(channels, self.cls_out_channels, 3, padding=1)
         self.conv_reg = nn.Conv2d(channels, 4, 3, padding=1)

@@ -12,8 +12,7 @@ from torch import Tensor, nn
 from ..boxes import bbox_overlaps
 from ..registry import MODELS
 from ..structures import InstanceData
-from .layers import ConvModule
-from .dense_head import AnchorHead, Scale, levels_to_batch
+from .dense_head import conv_tower, AnchorHead, Scale, levels_to_batch
 
 # %% auto #0
 __all__ = ['Integral', 'GFLHead']
@@ -63,11 +62,8 @@ class GFLHead(AnchorHead):
         self.loss_dfl = MODELS.build(loss_dfl)
 
     def _init_layers(self) -> None:
-        def tower() -> nn.ModuleList:
-            return nn.ModuleList([ConvModule(self.in_channels if i == 0 else self.feat_channels, self.feat_channels, 3,
-                                             padding=1, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
-                                  for i in range(self.stacked_convs)])
-        self.cls_convs, self.reg_convs = tower(), tower()
+        self.cls_convs, self.reg_convs = [conv_tower(self.in_channels, self.feat_channels, self.stacked_convs,
+                                                     self.conv_cfg, self.norm_cfg) for _ in range(2)]
         channels, a = (self.feat_channels if self.stacked_convs > 0 else self.in_channels), self.num_base_priors
         if a != 1: raise ValueError(f'GFLHead: needs one anchor per location, the anchor generator gives {a}')
         self.gfl_cls = nn.Conv2d(channels, self.cls_out_channels, 3, padding=1)
