@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 import torch
 import torchvision
+import torch.nn.functional as F
 from torch import Tensor
 import detnb
 from .boxes import bbox_overlaps as bbox_overlaps_torch
@@ -22,7 +23,8 @@ __all__ = ['KERNEL_FILES', 'NVRTC_OPTIONS', 'KERNEL_OVERLAP_MODES', 'NMS_BLOCK',
            'kernel_source', 'nvrtc_compile', 'Kernels', 'ops_fallback_forced', 'use_kernels', 'CupyKernels',
            'cuda_kernels', 'grid_stride_shape', 'launch_bbox_overlaps', 'bbox_overlaps', 'launch_nms', 'nms',
            'offset_boxes_by_class', 'batched_nms', 'soft_nms_reference', 'launch_soft_nms', 'soft_nms',
-           'sigmoid_focal_loss_torch', 'SigmoidFocalLossFunction', 'launch_sigmoid_focal_loss', 'sigmoid_focal_loss']
+           'sigmoid_focal_loss_torch', 'AnalyticSigmoidFocalLossFunction', 'sigmoid_focal_loss_analytic',
+           'SigmoidFocalLossFunction', 'launch_sigmoid_focal_loss', 'sigmoid_focal_loss']
 
 # %% ../nbs/05_ops.ipynb #3ae5bcd6
 KERNEL_FILES = ('bbox_overlaps', 'nms', 'soft_nms', 'focal_loss')  # the files in ops/, without `.cu`
@@ -270,6 +272,47 @@ def sigmoid_focal_loss_torch(pred: Tensor, target: Tensor, gamma: float = 2.0, a
     if weight is not None: loss = loss * _element_weight(weight)
     return _reduce(loss, reduction)
 
+# %% ../nbs/05_ops.ipynb #d36dd280
+class AnalyticSigmoidFocalLossFunction(torch.autograd.Function):
+    "The focal loss in a few in-place torch passes with its hand-derived gradient, saving only the inputs."
+    @staticmethod
+    def forward(ctx, pred: Tensor, target: Tensor, weight: Tensor | None, gamma: float, alpha: float, reduction: str) -> Tensor:
+        rows, cols = _positive_elements(pred, target)
+        loss = torch.sigmoid(pred).pow_(gamma).mul_(F.softplus(pred)).mul_(1 - alpha)  # every element as a negative
+        positive = pred[rows, cols]
+        loss[rows, cols] = torch.sigmoid(-positive).pow_(gamma).mul_(F.softplus(-positive)).mul_(alpha)
+        if weight is not None: loss.mul_(_element_weight(weight.to(pred)))
+        ctx.save_for_backward(pred, target, weight)
+        ctx.gamma, ctx.alpha, ctx.reduction = gamma, alpha, reduction
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_loss: Tensor):
+        pred, target, weight = ctx.saved_tensors
+        gamma, alpha = ctx.gamma, ctx.alpha
+        rows, cols = _positive_elements(pred, target)
+        p = torch.sigmoid(pred)
+        inner = F.softplus(pred).mul_(torch.rsub(p, 1)).mul_(gamma).add_(p)  # p - gamma q log q
+        grad = p.pow_(gamma).mul_(inner).mul_(1 - alpha)  # (1 - alpha) p^gamma (p - gamma q log q)
+        positive = pred[rows, cols]
+        p_pos, q_pos = torch.sigmoid(positive), torch.sigmoid(-positive)
+        grad[rows, cols] = q_pos.pow(gamma).mul_(F.softplus(-positive).mul_(p_pos).mul_(-gamma).sub_(q_pos)).mul_(alpha)
+        if weight is not None: grad.mul_(_element_weight(weight.to(pred)))
+        if ctx.reduction == 'mean': grad_loss = grad_loss / pred.numel()
+        return grad.mul_(grad_loss), None, None, None, None, None
+
+def _positive_elements(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    "Row and column of each element whose binary target is 1: rows with a class in [0, C), and that class."
+    rows = ((target >= 0) & (target < pred.shape[1])).nonzero().squeeze(1)
+    return rows, target[rows]
+
+def sigmoid_focal_loss_analytic(pred: Tensor, target: Tensor, gamma: float = 2.0, alpha: float = 0.25,
+                                weight: Tensor | None = None, reduction: str = 'mean') -> Tensor:
+    "The focal loss by `AnalyticSigmoidFocalLossFunction`, differentiable in `pred`. Arguments as `sigmoid_focal_loss`."
+    _check_focal_args(pred, target, gamma, alpha, weight, reduction)
+    return AnalyticSigmoidFocalLossFunction.apply(pred, target, weight, gamma, alpha, reduction)
+
 # %% ../nbs/05_ops.ipynb #c8a4ad36
 class SigmoidFocalLossFunction(torch.autograd.Function):
     "The fused focal loss: one forward kernel, one backward kernel, nothing saved but the inputs."
@@ -320,7 +363,8 @@ def sigmoid_focal_loss(pred: Tensor,  # (N, C) logits
                        weight: Tensor | None = None,  # (N,) or (N, C) weight of each row or element
                        reduction: str = 'mean',  # 'none' (N, C), 'sum', or 'mean' over all N * C elements
                       ) -> Tensor:
-    "Sigmoid focal loss (Lin et al. 2017): fused kernels for float32 CUDA tensors, the torch composite otherwise."
-    if use_kernels(pred) and (weight is None or not weight.requires_grad):
+    "Sigmoid focal loss (Lin et al. 2017): fused kernels for float32 CUDA tensors, the analytic torch path otherwise."
+    if weight is not None and weight.requires_grad: return sigmoid_focal_loss_torch(pred, target, gamma, alpha, weight, reduction)
+    if use_kernels(pred):
         return launch_sigmoid_focal_loss(cuda_kernels('focal_loss', pred.device), pred, target, gamma, alpha, weight, reduction)
-    return sigmoid_focal_loss_torch(pred, target, gamma, alpha, weight, reduction)
+    return sigmoid_focal_loss_analytic(pred, target, gamma, alpha, weight, reduction)
