@@ -74,7 +74,7 @@ class ATSSHead(AnchorHead):
         cls_feat, reg_feat = x, x
         for conv in self.cls_convs: cls_feat = conv(cls_feat)
         for conv in self.reg_convs: reg_feat = conv(reg_feat)
-        return self.atss_cls(cls_feat), scale(self.atss_reg(reg_feat)).float(), self.atss_centerness(reg_feat)
+        return self.atss_cls(cls_feat), scale(self.atss_reg(reg_feat)), self.atss_centerness(reg_feat)
 
     def loss_by_feat(self,
                      cls_scores: Sequence[Tensor],  # per level (B, A C, H, W)

@@ -28,7 +28,10 @@ class Scale(nn.Module):
         super().__init__()
         self.scale = nn.Parameter(torch.tensor(float(scale)))
 
-    def forward(self, x: Tensor) -> Tensor: return x * self.scale
+    def forward(self, x: Tensor) -> Tensor:
+        "`x` times the scale; a float16 or bfloat16 result (mixed precision) in float32, so that box regression stays exact."
+        out = x * self.scale
+        return out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
 
 def levels_to_batch(mlvl_tensors: Sequence[Tensor],  # per level (B, A * K, H, W)
                     channels: int) -> Tensor:  # K, the values per prior

@@ -139,7 +139,7 @@ class FCOSHead(AnchorFreeHead):
     def forward_single(self, x: Tensor, scale: Scale) -> tuple[Tensor, Tensor, Tensor]:
         cls_score, bbox_pred, cls_feat, reg_feat = super().forward_single(x)
         centerness = self.conv_centerness(reg_feat if self.centerness_on_reg else cls_feat)
-        bbox_pred = scale(bbox_pred).float()
+        bbox_pred = scale(bbox_pred)
         bbox_pred = bbox_pred.clamp(min=0) if self.norm_on_bbox else bbox_pred.exp()
         return cls_score, bbox_pred, centerness
 

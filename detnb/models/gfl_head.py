@@ -79,7 +79,7 @@ class GFLHead(AnchorHead):
         cls_feat, reg_feat = x, x
         for conv in self.cls_convs: cls_feat = conv(cls_feat)
         for conv in self.reg_convs: reg_feat = conv(reg_feat)
-        return self.gfl_cls(cls_feat), scale(self.gfl_reg(reg_feat)).float()
+        return self.gfl_cls(cls_feat), scale(self.gfl_reg(reg_feat))
 
     def decode_bboxes(self, priors: Tensor, bbox_pred: Tensor, level: int, max_shape: Tensor) -> Tensor:
         stride_w, stride_h = self.prior_generator.strides[level]
