@@ -9,12 +9,16 @@ Docs: https://detnb.github.io/detnb/models_layers.html.md"""
 from __future__ import annotations
 import inspect
 from collections.abc import Sequence
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from ..registry import MODELS
 from .base import BaseModule
 
 # %% auto #0
-__all__ = ['build_conv_layer', 'build_norm_layer', 'build_activation_layer', 'ConvModule']
+__all__ = ['build_conv_layer', 'build_norm_layer', 'build_activation_layer', 'frozen_norm_affine', 'FoldedConvFunction',
+           'conv_norm', 'sequential_conv_norm', 'ConvModule']
 
 # %% ../../nbs/29_models_layers.ipynb #117828d4
 for _name, _layer in {
@@ -63,6 +67,78 @@ def build_activation_layer(cfg: dict) -> nn.Module:
     cfg.pop('type')
     return cls(**cfg)
 
+# %% ../../nbs/29_models_layers.ipynb #989cd0dc
+def frozen_norm_affine(norm: nn.Module | None) -> tuple[Tensor, Tensor] | None:
+    "The per-channel `(scale, shift)` of a norm that does not look at the batch (eval-mode or frozen batch norm), else None."
+    if isinstance(norm, _BatchNorm) and not norm.training and norm.running_var is not None:
+        scale = (norm.running_var + norm.eps).rsqrt()
+        if norm.weight is not None: scale = scale * norm.weight
+        shift = -norm.running_mean * scale
+        return scale, shift if norm.bias is None else shift + norm.bias
+    frozen_affine = getattr(norm, 'frozen_affine', None)  # a layer of its own kind (FrozenBatchNorm2d) says so itself
+    return frozen_affine() if callable(frozen_affine) else None
+
+def _channel(t: Tensor) -> Tensor: return t.view(-1, 1, 1, 1)
+
+class FoldedConvFunction(torch.autograd.Function):
+    "A convolution followed by a per-channel affine map, as one convolution; backward recomputes the folded weights."
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, scale: Tensor, shift: Tensor,
+                stride: tuple, padding: tuple, dilation: tuple, groups: int) -> Tensor:
+        ctx.save_for_backward(x, weight, bias, scale)
+        ctx.conv_args = (stride, padding, dilation, groups)
+        folded_bias = shift if bias is None else shift + bias * scale
+        return F.conv2d(x, weight * _channel(scale), folded_bias, stride, padding, dilation, groups)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        x, weight, bias, scale = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.conv_args
+        need_x, need_weight, need_bias, need_scale, need_shift = ctx.needs_input_grad[:5]
+        grad_x, grad_folded_weight, grad_folded_bias = torch.ops.aten.convolution_backward(
+            grad, x, weight * _channel(scale), [weight.shape[0]], stride, padding, dilation, False, [0, 0], groups,
+            [need_x, need_weight or need_scale, need_bias or need_scale or need_shift])
+        grad_weight = grad_folded_weight * _channel(scale) if need_weight else None
+        grad_scale = None
+        if need_scale:
+            grad_scale = (grad_folded_weight * weight).sum((1, 2, 3))
+            if bias is not None: grad_scale = grad_scale + grad_folded_bias * bias
+        grad_bias = grad_folded_bias * scale if need_bias else None
+        return grad_x, grad_weight, grad_bias, grad_scale, grad_folded_bias if need_shift else None, None, None, None, None
+
+def _hooked(module: nn.Module) -> bool: return bool(module._forward_hooks or module._forward_pre_hooks)
+
+def _foldable_affine(conv: nn.Module, norm: nn.Module | None, x: Tensor) -> tuple[Tensor, Tensor] | None:
+    "The norm's affine map where it can be folded into `conv`: a plain zero-padded `Conv2d`, no hooks, no autocast."
+    if type(conv) is not nn.Conv2d or conv.padding_mode != 'zeros' or norm is None or _hooked(conv) or _hooked(norm): return None
+    if torch.is_autocast_enabled(x.device.type): return None  # mixed precision: the layers as they are
+    return frozen_norm_affine(norm)
+
+def _folded_conv(conv: nn.Conv2d, affine: tuple[Tensor, Tensor], x: Tensor) -> Tensor:
+    scale, shift = affine
+    args = (conv.stride, conv.padding, conv.dilation, conv.groups)
+    if torch.is_grad_enabled(): return FoldedConvFunction.apply(x, conv.weight, conv.bias, scale, shift, *args)
+    bias = shift if conv.bias is None else shift + conv.bias * scale
+    return F.conv2d(x, conv.weight * _channel(scale), bias, *args)
+
+def conv_norm(conv: nn.Module,  # the convolution
+              norm: nn.Module | None,  # the norm after it, or None
+              x: Tensor) -> Tensor:
+    "`norm(conv(x))`, computed as one convolution with folded weights where `norm` is a fixed per-channel affine map."
+    affine = _foldable_affine(conv, norm, x)
+    if affine is None: return conv(x) if norm is None else norm(conv(x))
+    return _folded_conv(conv, affine, x)
+
+def sequential_conv_norm(layers: nn.Sequential, x: Tensor) -> Tensor:
+    "`layers(x)`, with each convolution followed by a foldable norm computed as by `conv_norm`."
+    modules, i = list(layers), 0
+    while i < len(modules):
+        affine = _foldable_affine(modules[i], modules[i + 1], x) if i + 1 < len(modules) else None
+        if affine is None: x, i = modules[i](x), i + 1
+        else: x, i = _folded_conv(modules[i], affine, x), i + 2
+    return x
+
 # %% ../../nbs/29_models_layers.ipynb #06a61cb4
 @MODELS.register_module()
 class ConvModule(BaseModule):
@@ -95,7 +171,9 @@ class ConvModule(BaseModule):
         self.activate = None if act_cfg is None else build_activation_layer(act_cfg)
 
     def forward(self, x: Tensor) -> Tensor:
-        for name in self.order:
+        order = self.order
+        if order[:2] == ('conv', 'norm'): x, order = conv_norm(self.conv, self.norm, x), order[2:]  # folded where it can be
+        for name in order:
             layer = {'conv': self.conv, 'norm': self.norm, 'act': self.activate}[name]
             if layer is not None: x = layer(x)
         return x

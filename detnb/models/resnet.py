@@ -16,13 +16,18 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 from ..registry import MODELS
 from .base import BaseModule, read_state_dict
-from .layers import build_conv_layer, build_norm_layer
+from .layers import build_conv_layer, build_norm_layer, conv_norm, sequential_conv_norm
 
 # %% auto #0
-__all__ = ['BasicBlock', 'Bottleneck', 'make_res_layer', 'ResNet', 'ResNetV1d', 'ResNeXt', 'convert_torchvision_resnet',
-           'convert_torchvision_resnet_file']
+__all__ = ['shortcut', 'BasicBlock', 'Bottleneck', 'make_res_layer', 'ResNet', 'ResNetV1d', 'ResNeXt',
+           'convert_torchvision_resnet', 'convert_torchvision_resnet_file']
 
 # %% ../../nbs/21_models_resnet.ipynb #fc5cd433
+def shortcut(downsample: nn.Module | None, x: Tensor) -> Tensor:
+    "The identity, or the projection `downsample` with its norm folded into the convolution where it is frozen."
+    if downsample is None: return x
+    return sequential_conv_norm(downsample, x) if isinstance(downsample, nn.Sequential) else downsample(x)
+
 class BasicBlock(BaseModule):
     "Two 3x3 convolutions and a shortcut: the block of ResNet-18/34 (He et al. 2016)."
     expansion = 1
@@ -51,8 +56,8 @@ class BasicBlock(BaseModule):
 
     def residual(self, x: Tensor) -> Tensor:
         "$\\mathcal{F}(x) + $ shortcut, before the last ReLU."
-        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-        return out + (x if self.downsample is None else self.downsample(x))
+        out = conv_norm(self.conv2, self.bn2, self.relu(conv_norm(self.conv1, self.bn1, x)))
+        return out.add_(shortcut(self.downsample, x))  # in place: neither norm nor conv backward needs `out`
 
     def forward(self, x: Tensor) -> Tensor:
         if self.with_cp and x.requires_grad: return self.relu(checkpoint(self.residual, x, use_reentrant=False))
@@ -90,9 +95,9 @@ class Bottleneck(BaseModule):
 
     def residual(self, x: Tensor) -> Tensor:
         "$\\mathcal{F}(x) + $ shortcut, before the last ReLU."
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn3(self.conv3(self.relu(self.bn2(self.conv2(out)))))
-        return out + (x if self.downsample is None else self.downsample(x))
+        out = self.relu(conv_norm(self.conv1, self.bn1, x))
+        out = conv_norm(self.conv3, self.bn3, self.relu(conv_norm(self.conv2, self.bn2, out)))
+        return out.add_(shortcut(self.downsample, x))  # in place: neither norm nor conv backward needs `out`
 
     def forward(self, x: Tensor) -> Tensor:
         if self.with_cp and x.requires_grad: return self.relu(checkpoint(self.residual, x, use_reentrant=False))
@@ -210,7 +215,7 @@ class ResNet(BaseModule):
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         "The feature maps of the stages in `out_indices`."
-        x = self.stem(x) if self.deep_stem else self.relu(self.bn1(self.conv1(x)))
+        x = sequential_conv_norm(self.stem, x) if self.deep_stem else self.relu(conv_norm(self.conv1, self.bn1, x))
         x = self.maxpool(x)
         outs = []
         for i, name in enumerate(self.res_layers):
