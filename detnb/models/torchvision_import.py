@@ -75,6 +75,11 @@ class FrozenBatchNorm2d(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return _FrozenBatchNorm.apply(x, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
 
+    def frozen_affine(self) -> tuple[Tensor, Tensor]:
+        "The per-channel scale and shift of this norm, which `conv_norm` folds into the convolution before it."
+        scale = self.weight * (self.running_var + self.eps).rsqrt()
+        return scale, self.bias - self.running_mean * scale
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         state_dict.pop(prefix + 'num_batches_tracked', None)  # a BatchNorm2d checkpoint's counter: nothing to load
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
