@@ -19,11 +19,11 @@ import detnb
 from .boxes import bbox_overlaps as bbox_overlaps_torch
 
 # %% auto #0
-__all__ = ['KERNEL_FILES', 'NVRTC_OPTIONS', 'KERNEL_OVERLAP_MODES', 'NMS_BLOCK', 'SOFT_NMS_METHODS', 'REDUCTIONS', 'kernel_dir',
-           'kernel_source', 'nvrtc_compile', 'Kernels', 'ops_fallback_forced', 'use_kernels', 'CupyKernels',
-           'cuda_kernels', 'grid_stride_shape', 'launch_bbox_overlaps', 'bbox_overlaps', 'launch_nms', 'nms',
-           'offset_boxes_by_class', 'batched_nms', 'soft_nms_reference', 'launch_soft_nms', 'soft_nms',
-           'sigmoid_focal_loss_torch', 'AnalyticSigmoidFocalLossFunction', 'sigmoid_focal_loss_analytic',
+__all__ = ['KERNEL_FILES', 'NVRTC_OPTIONS', 'KERNEL_OVERLAP_MODES', 'NMS_BLOCK', 'SOFT_NMS_METHODS', 'REDUCTIONS',
+           'FOCAL_BLOCK_ELEMENTS', 'kernel_dir', 'kernel_source', 'nvrtc_compile', 'Kernels', 'ops_fallback_forced',
+           'use_kernels', 'CupyKernels', 'cuda_kernels', 'grid_stride_shape', 'launch_bbox_overlaps', 'bbox_overlaps',
+           'launch_nms', 'nms', 'offset_boxes_by_class', 'batched_nms', 'soft_nms_reference', 'launch_soft_nms',
+           'soft_nms', 'sigmoid_focal_loss_torch', 'AnalyticSigmoidFocalLossFunction', 'sigmoid_focal_loss_analytic',
            'SigmoidFocalLossFunction', 'launch_sigmoid_focal_loss', 'sigmoid_focal_loss']
 
 # %% ../nbs/05_ops.ipynb #3ae5bcd6
@@ -273,18 +273,28 @@ def sigmoid_focal_loss_torch(pred: Tensor, target: Tensor, gamma: float = 2.0, a
     return _reduce(loss, reduction)
 
 # %% ../nbs/05_ops.ipynb #d36dd280
+FOCAL_BLOCK_ELEMENTS = 1 << 18  # elements of the logits per block: 1 MB of float32, so that each pass stays in cache
+
 class AnalyticSigmoidFocalLossFunction(torch.autograd.Function):
-    "The focal loss in a few in-place torch passes with its hand-derived gradient, saving only the inputs."
+    "The focal loss by blocks of rows, in in-place torch passes with its hand-derived gradient, saving only the inputs."
     @staticmethod
     def forward(ctx, pred: Tensor, target: Tensor, weight: Tensor | None, gamma: float, alpha: float, reduction: str) -> Tensor:
         rows, cols = _positive_elements(pred, target)
-        loss = torch.sigmoid(pred).pow_(gamma).mul_(F.softplus(pred)).mul_(1 - alpha)  # every element as a negative
         positive = pred[rows, cols]
-        loss[rows, cols] = torch.sigmoid(-positive).pow_(gamma).mul_(F.softplus(-positive)).mul_(alpha)
-        if weight is not None: loss.mul_(_element_weight(weight.to(pred)))
+        positive_loss = torch.sigmoid(-positive).pow_(gamma).mul_(F.softplus(-positive)).mul_(alpha)
+        weight = None if weight is None else _element_weight(weight.to(pred))
+        loss = torch.empty_like(pred) if reduction == 'none' else None
+        total = pred.new_zeros(())
+        for start, end, lo, hi in _row_blocks(pred, rows):
+            block = pred[start:end]
+            block_loss, p = _softplus_and_sigmoid(block, None if loss is None else loss[start:end])
+            block_loss.mul_(p.pow_(gamma)).mul_(1 - alpha)  # every element as a negative: (1 - alpha) p^gamma softplus(x)
+            block_loss[rows[lo:hi] - start, cols[lo:hi]] = positive_loss[lo:hi]
+            if weight is not None: block_loss.mul_(weight[start:end])
+            if loss is None: total += block_loss.sum()
         ctx.save_for_backward(pred, target, weight)
         ctx.gamma, ctx.alpha, ctx.reduction = gamma, alpha, reduction
-        return _reduce(loss, reduction)
+        return loss if loss is not None else total / pred.numel() if reduction == 'mean' else total
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -292,18 +302,36 @@ class AnalyticSigmoidFocalLossFunction(torch.autograd.Function):
         pred, target, weight = ctx.saved_tensors
         gamma, alpha = ctx.gamma, ctx.alpha
         rows, cols = _positive_elements(pred, target)
-        p = torch.sigmoid(pred)
-        inner = F.softplus(pred).mul_(torch.rsub(p, 1)).mul_(gamma).add_(p)  # p - gamma q log q
-        grad = p.pow_(gamma).mul_(inner).mul_(1 - alpha)  # (1 - alpha) p^gamma (p - gamma q log q)
         positive = pred[rows, cols]
         p_pos, q_pos = torch.sigmoid(positive), torch.sigmoid(-positive)
-        grad[rows, cols] = q_pos.pow(gamma).mul_(F.softplus(-positive).mul_(p_pos).mul_(-gamma).sub_(q_pos)).mul_(alpha)
-        if weight is not None: grad.mul_(_element_weight(weight.to(pred)))
+        positive_grad = q_pos.pow(gamma).mul_(F.softplus(-positive).mul_(p_pos).mul_(-gamma).sub_(q_pos)).mul_(alpha)
         if ctx.reduction == 'mean': grad_loss = grad_loss / pred.numel()
-        return grad.mul_(grad_loss), None, None, None, None, None
+        grad = torch.empty_like(pred)
+        for start, end, lo, hi in _row_blocks(pred, rows):
+            block_grad, p = _softplus_and_sigmoid(pred[start:end], grad[start:end])
+            block_grad.mul_(gamma).addcmul_(block_grad, p, value=-1).add_(p)  # p - gamma q log q = p + gamma (1 - p) softplus(x)
+            block_grad.mul_(p.pow_(gamma)).mul_(1 - alpha)  # (1 - alpha) p^gamma (p - gamma q log q)
+            block_grad[rows[lo:hi] - start, cols[lo:hi]] = positive_grad[lo:hi]
+            if weight is not None: block_grad.mul_(weight[start:end])
+            block_grad.mul_(grad_loss if grad_loss.dim() == 0 else grad_loss[start:end])
+        return grad, None, None, None, None, None
+
+def _row_blocks(pred: Tensor, rows: Tensor):
+    "`(start, end, lo, hi)` of each block of about `FOCAL_BLOCK_ELEMENTS` logits: its rows, and its slice of the sorted `rows`."
+    step = max(1, FOCAL_BLOCK_ELEMENTS // max(pred.shape[1], 1))
+    starts = list(range(0, pred.shape[0], step))
+    bounds = torch.searchsorted(rows, torch.tensor(starts + [pred.shape[0]], device=rows.device)).tolist()
+    for i, start in enumerate(starts): yield start, min(start + step, pred.shape[0]), bounds[i], bounds[i + 1]
+
+def _softplus_and_sigmoid(x: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    "softplus(x) = max(x, 0) + log(1 + exp(-|x|)) (in `out` where given) and sigmoid(x), by in-place passes."
+    sigmoid = torch.clamp(x, min=0)
+    softplus = torch.abs(x, out=out) if out is not None else torch.abs(x)
+    softplus.neg_().exp_().add_(1).log_().add_(sigmoid)
+    return softplus, torch.sigmoid(x, out=sigmoid)
 
 def _positive_elements(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    "Row and column of each element whose binary target is 1: rows with a class in [0, C), and that class."
+    "Row and column of each element whose binary target is 1: rows with a class in [0, C) (sorted), and that class."
     rows = ((target >= 0) & (target < pred.shape[1])).nonzero().squeeze(1)
     return rows, target[rows]
 
