@@ -17,7 +17,7 @@ the live tensors rather than what the allocator happened to keep (mapping every 
 that run is not timed). The two sides of a comparison alternate, `--repeats` times, and the best of the
 repeats is kept for each (the machine may be shared).
 
-    python bench/dense_vs_torchvision.py [--size 512] [--threads 2] [--repeats 2]
+    python bench/dense_vs_torchvision.py [--size 512] [--threads 2] [--repeats 3]
 """
 import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -129,9 +129,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--size', type=int, default=512, help='square input size (a multiple of 128)')
     parser.add_argument('--threads', type=int, default=2, help='torch threads in every measurement')
-    parser.add_argument('--repeats', type=int, default=2, help='alternating runs of each side; the best is kept')
-    parser.add_argument('--infer-iters', type=int, default=5)
-    parser.add_argument('--train-iters', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=3, help='alternating runs of each side; the best is kept')
+    parser.add_argument('--infer-iters', type=int, default=10)
+    parser.add_argument('--train-iters', type=int, default=4)
     parser.add_argument('--models', default='retinanet,fcos')
     parser.add_argument('--modes', default='infer,train')
     parser.add_argument('--child', nargs=3, metavar=('SIDE', 'MODEL', 'MODE'))
