@@ -3,20 +3,23 @@
 Quarto (which `nbdev-docs` needs) cannot be installed offline, so the site is built from nbdev's
 processed notebooks with Sphinx and myst-nb:
 
-1. `nbdev-proc-nbs` applies the directives (`#| hide`, `#| export` cells hidden, `show_doc` rendered).
+1. `nbdev-proc-nbs` applies the directives (`#| hide`, `#| export` cells hidden, `show_doc` rendered). It runs
+   the exported cells and every cell with an import to render `show_doc`; a test cell that imports something
+   and then uses names of cells it does not run would fail, so it reads a copy of `nbs/` in which such cells
+   carry `#| eval: false` (their saved outputs are what the pages show).
 2. Each processed notebook is made plain: its front matter becomes a title, `#| echo: false` cells show
    only their output, nbdev-only keys that nbconvert rejects (`has_sd`, `metadata.execution`) are dropped,
    and the page is named after nbdev's `output-file` so that nbdev's cross-links resolve.
 3. `sphinx-build` renders the pages with the notebooks' saved outputs.
 """
 from __future__ import annotations
-import json, re, shutil, subprocess, sys
+import ast, json, re, shutil, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / 'docs'
 SITE = 'https://detnb.github.io/detnb/'  # nbdev writes its cross-links against the published site
-SRC, HTML = DOCS / '_build' / 'src', DOCS / '_build' / 'html'
+SRC, HTML, NBS = DOCS / '_build' / 'src', DOCS / '_build' / 'html', DOCS / '_build' / 'nbs'
 
 
 def front_matter(cell: dict) -> dict[str, str]:
@@ -61,8 +64,30 @@ def plain_notebook(path: Path) -> tuple[str, dict]:
     return name, nb
 
 
+def runs_only_for_tests(cell: dict) -> bool:
+    "A code cell that imports something besides other code, and is not exported: a test, not needed by `show_doc`."
+    source = ''.join(cell['source'])
+    if cell['cell_type'] != 'code' or re.search(r'^#\|\s*(export|exporti|exports|exec_doc)\b', source, re.M): return False
+    try: tree = ast.parse('\n'.join(l for l in source.splitlines() if not l.lstrip().startswith(('%', '!'))))
+    except SyntaxError: return False
+    imports = any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree))
+    return imports and any(not isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body)
+
+
+def notebooks_for_docs() -> Path:
+    "A copy of `nbs/` with `#| eval: false` on the cells `runs_only_for_tests` finds."
+    shutil.rmtree(NBS, ignore_errors=True)
+    shutil.copytree(ROOT / 'nbs', NBS)
+    for path in NBS.rglob('*.ipynb'):
+        nb = json.loads(path.read_text())
+        for cell in nb['cells']:
+            if runs_only_for_tests(cell): cell['source'] = '#| eval: false\n' + ''.join(cell['source'])
+        path.write_text(json.dumps(nb, indent=1))
+    return NBS
+
+
 def main() -> int:
-    subprocess.run(['nbdev-proc-nbs', '--force'], cwd=ROOT, check=True)
+    subprocess.run(['nbdev-proc-nbs', '--force', '--path', str(notebooks_for_docs())], cwd=ROOT, check=True)
     shutil.rmtree(SRC, ignore_errors=True)
     SRC.mkdir(parents=True)
     pages = []
