@@ -6,7 +6,8 @@ processed notebooks with Sphinx and myst-nb:
 1. `nbdev-proc-nbs` applies the directives (`#| hide`, `#| export` cells hidden, `show_doc` rendered). It runs
    the exported cells and every cell with an import to render `show_doc`; a test cell that imports something
    and then uses names of cells it does not run would fail, so it reads a copy of `nbs/` in which such cells
-   carry `#| eval: false` (their saved outputs are what the pages show).
+   carry `#| eval: false` (their saved outputs are what the pages show), and a hidden first cell imports the
+   module, so that annotations naming a class defined further down resolve.
 2. Each processed notebook is made plain: its front matter becomes a title, `#| echo: false` cells show
    only their output, nbdev-only keys that nbconvert rejects (`has_sd`, `metadata.execution`) are dropped,
    and the page is named after nbdev's `output-file` so that nbdev's cross-links resolve.
@@ -75,13 +76,17 @@ def runs_only_for_tests(cell: dict) -> bool:
 
 
 def notebooks_for_docs() -> Path:
-    "A copy of `nbs/` with `#| eval: false` on the cells `runs_only_for_tests` finds."
+    "A copy of `nbs/` with `#| eval: false` on the cells `runs_only_for_tests` finds, and the module imported first."
     shutil.rmtree(NBS, ignore_errors=True)
     shutil.copytree(ROOT / 'nbs', NBS)
     for path in NBS.rglob('*.ipynb'):
         nb = json.loads(path.read_text())
         for cell in nb['cells']:
             if runs_only_for_tests(cell): cell['source'] = '#| eval: false\n' + ''.join(cell['source'])
+        module = next((m[1] for c in nb['cells'] if (m := re.search(r'^#\|\s*default_exp\s+(\S+)', ''.join(c['source']), re.M))), None)
+        if module:  # the exported names exist before the first `show_doc`, for annotations that name a later class
+            nb['cells'].insert(0, dict(cell_type='code', id='docsimport', metadata={}, execution_count=None, outputs=[],
+                                       source=f'#| hide\nfrom detnb.{module} import *'))
         path.write_text(json.dumps(nb, indent=1))
     return NBS
 
