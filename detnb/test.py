@@ -61,7 +61,9 @@ def run_test(args: argparse.Namespace) -> int:
     "`detnb test`: build a runner from the config and test the checkpoint."
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     from detnb.engine.runner import Runner
-    Runner.from_cfg(test_config(args)).test()
+    from detnb.engine.dist import close_dist
+    try: Runner.from_cfg(test_config(args)).test()
+    finally: close_dist()
     return 0
 
 # %% ../nbs/87_test.ipynb #0889bdc2

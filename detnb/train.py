@@ -71,7 +71,9 @@ def run_train(args: argparse.Namespace) -> int:
     "`detnb train`: build a runner from the config and train."
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     from detnb.engine.runner import Runner
-    Runner.from_cfg(train_config(args)).train()
+    from detnb.engine.dist import close_dist
+    try: Runner.from_cfg(train_config(args)).train()
+    finally: close_dist()
     return 0
 
 # %% ../nbs/86_train.ipynb #ea62a0bf

@@ -15,7 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0
 __all__ = ['TORCHRUN_VARIABLES', 'is_distributed', 'get_dist_info', 'get_rank', 'get_world_size', 'is_main_process',
-           'master_only', 'barrier', 'launched_by_torchrun', 'choose_backend', 'init_dist', 'get_device',
+           'master_only', 'barrier', 'launched_by_torchrun', 'choose_backend', 'init_dist', 'close_dist', 'get_device',
            'all_gather_object', 'broadcast_object', 'collect_results', 'sync_random_seed', 'DetDistributedDataParallel',
            'is_model_wrapper', 'unwrap_model']
 
@@ -74,6 +74,10 @@ def init_dist(launcher: str = 'pytorch',  # only 'pytorch' (torchrun) is support
     if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
     torch_dist.init_process_group(backend=used, timeout=datetime.timedelta(seconds=timeout_s))
     return used
+
+def close_dist() -> None:
+    "Leave the process group, if this process joined one (a gloo group left alive can abort the interpreter at exit)."
+    if torch_dist.is_available() and torch_dist.is_initialized(): torch_dist.destroy_process_group()
 
 def get_device() -> torch.device:
     "The device this process computes on: its current GPU, or the CPU."
