@@ -1,6 +1,6 @@
 """Every notebook in `nbs/` runs as a test, honouring nbdev's `tst_flags` (`#| slow`, `#| gpu`)."""
 from pathlib import Path
-import sys, tomllib
+import sys, tempfile, tomllib
 import pytest
 from nbdev.test import test_nb as run_notebook  # renamed so that pytest does not collect it
 
@@ -37,7 +37,11 @@ def registries_without_notebook_classes():
 
 
 @pytest.mark.parametrize('notebook', NOTEBOOKS, ids=[str(p.relative_to(NBS)) for p in NOTEBOOKS])
-def test_notebook(notebook: Path, request):
+def test_notebook(notebook: Path, request, tmp_path, monkeypatch):
+    # the notebooks' `tempfile.mkdtemp()` folders (work dirs, checkpoints) land in pytest's `tmp_path`, which
+    # pytest prunes: runs on one machine do not fill its disk
+    monkeypatch.setenv('TMPDIR', str(tmp_path))
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
     flags = run_flags(request.config)
     skip = [f for f in TST_FLAGS if f not in flags]
     # slow cells train for many minutes: no per-cell limit when they run
