@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from ..registry import MODELS
 from ..structures import InstanceData
 from .dense_head import conv_tower, AnchorHead, Scale, levels_to_batch
+from .layers import Conv2d
 from .fcos_head import centerness_target
 
 # %% auto #0
@@ -60,9 +61,9 @@ class ATSSHead(AnchorHead):
                                                      self.conv_cfg, self.norm_cfg) for _ in range(2)]
         channels, k = (self.feat_channels if self.stacked_convs > 0 else self.in_channels), self.pred_kernel_size
         a = self.num_base_priors
-        self.atss_cls = nn.Conv2d(channels, a * self.cls_out_channels, k, padding=k // 2)
-        self.atss_reg = nn.Conv2d(channels, a * self.bbox_coder.encode_size, k, padding=k // 2)
-        self.atss_centerness = nn.Conv2d(channels, a, k, padding=k // 2)
+        self.atss_cls = Conv2d(channels, a * self.cls_out_channels, k, padding=k // 2)
+        self.atss_reg = Conv2d(channels, a * self.bbox_coder.encode_size, k, padding=k // 2)
+        self.atss_centerness = Conv2d(channels, a, k, padding=k // 2)
         self.scales = nn.ModuleList([Scale(1.0) for _ in self.prior_generator.strides])
 
     def forward(self, x: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:

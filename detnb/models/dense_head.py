@@ -15,7 +15,7 @@ from ..ops import batched_nms
 from ..registry import MODELS, TASK_UTILS
 from ..structures import DetDataSample, InstanceData
 from .base import BaseModule
-from .layers import ConvModule
+from .layers import Conv2d, ConvModule, winograd_layout
 
 # %% auto #0
 __all__ = ['SCORE_FACTOR_FUSIONS', 'Scale', 'levels_to_batch', 'unpack_gt_instances', 'conv_tower', 'rank_in_image',
@@ -126,7 +126,7 @@ class BaseDenseHead(BaseModule):
     def predict(self, x: tuple[Tensor, ...], batch_data_samples: Sequence[DetDataSample],
                 rescale: bool = False) -> list[InstanceData]:
         "Detections (`bboxes`, `scores`, `labels`) of each image; in original-image pixels when `rescale`."
-        outs = self(x)
+        outs = self(winograd_layout(x))  # NCHW on the CPU: the 3x3 convolutions of large levels take NNPACK's kernel
         return self.predict_by_feat(*outs, batch_img_metas=[s.metainfo for s in batch_data_samples], rescale=rescale)
 
     def loss_and_predict(self, x: tuple[Tensor, ...], batch_data_samples: Sequence[DetDataSample],
@@ -168,21 +168,22 @@ class BaseDenseHead(BaseModule):
 
         img_ids, labels, scores, bboxes = [], [], [], []
         for level, (cls_score, bbox_pred) in enumerate(zip(cls_scores, bbox_preds)):
-            num_priors = mlvl_priors[level].shape[0]
-            logits = cls_score.permute(0, 2, 3, 1).reshape(num_imgs, num_priors, self.cls_out_channels)
-            level_scores = logits.sigmoid() if self.use_sigmoid_cls else logits.softmax(-1)[..., :self.num_classes]
+            # (B, H, W, A, K) views of the (B, A * K, H, W) maps, whatever their memory layout: no copies, and
+            # `nonzero` lists candidates in (image, prior, class) order, the priors' order
+            width, num_base = cls_score.shape[-1], mlvl_priors[level].shape[0] // (cls_score.shape[-2] * cls_score.shape[-1])
+            if self.use_sigmoid_cls: level_scores = cls_score.sigmoid().permute(0, 2, 3, 1).unflatten(-1, (num_base, -1))
+            else: level_scores = cls_score.unflatten(1, (num_base, -1)).softmax(2)[:, :, :self.num_classes].permute(0, 3, 4, 1, 2)
             factor = None
             if score_factors is not None:
-                factor = score_factors[level].permute(0, 2, 3, 1).reshape(num_imgs, num_priors, 1).sigmoid()
+                factor = score_factors[level].sigmoid().permute(0, 2, 3, 1).unsqueeze(-1)  # (B, H, W, A, 1)
                 if fusion == 'geometric_mean': level_scores, factor = (level_scores * factor).sqrt(), None
-            flat_scores = level_scores.reshape(num_imgs, -1)
-            img_idx, pair_idx = (flat_scores > score_thr).nonzero(as_tuple=True)
-            keep = topk_per_image(flat_scores[img_idx, pair_idx], img_idx, num_imgs, nms_pre)
-            img_idx, pair_idx = img_idx[keep], pair_idx[keep]
-            prior_idx, label = pair_idx // self.num_classes, pair_idx % self.num_classes
-            level_score = flat_scores[img_idx, pair_idx]
-            if factor is not None: level_score = level_score * factor[img_idx, prior_idx, 0]
-            reg = bbox_pred.permute(0, 2, 3, 1).reshape(num_imgs, num_priors, -1)[img_idx, prior_idx]
+            img_idx, y, x, anchor, label = (level_scores > score_thr).nonzero(as_tuple=True)
+            keep = topk_per_image(level_scores[img_idx, y, x, anchor, label], img_idx, num_imgs, nms_pre)
+            img_idx, y, x, anchor, label = (t[keep] for t in (img_idx, y, x, anchor, label))
+            prior_idx = (y * width + x) * num_base + anchor
+            level_score = level_scores[img_idx, y, x, anchor, label]
+            if factor is not None: level_score = level_score * factor[img_idx, y, x, anchor, 0]
+            reg = bbox_pred.permute(0, 2, 3, 1).unflatten(-1, (num_base, -1))[img_idx, y, x, anchor]
             if len(img_idx) == 0: bboxes.append(reg.new_zeros(0, 4))
             else: bboxes.append(self.decode_bboxes(mlvl_priors[level][prior_idx], reg, level, img_shapes[img_idx]))
             img_ids.append(img_idx); labels.append(label); scores.append(level_score)
@@ -262,8 +263,8 @@ class AnchorHead(BaseDenseHead):
 
     def _init_layers(self) -> None:
         "The classification and regression convolutions."
-        self.conv_cls = nn.Conv2d(self.in_channels, self.num_base_priors * self.cls_out_channels, 1)
-        self.conv_reg = nn.Conv2d(self.in_channels, self.num_base_priors * self.bbox_coder.encode_size, 1)
+        self.conv_cls = Conv2d(self.in_channels, self.num_base_priors * self.cls_out_channels, 1)
+        self.conv_reg = Conv2d(self.in_channels, self.num_base_priors * self.bbox_coder.encode_size, 1)
 
     def forward_single(self, x: Tensor) -> tuple[Tensor, Tensor]:
         "Class logits (B, A * C, H, W) and box deltas (B, A * 4, H, W) of one level."
@@ -371,8 +372,8 @@ class RetinaHead(AnchorHead):
         self.cls_convs, self.reg_convs = [conv_tower(self.in_channels, self.feat_channels, self.stacked_convs,
                                                      self.conv_cfg, self.norm_cfg) for _ in range(2)]
         channels = self.feat_channels if self.stacked_convs > 0 else self.in_channels
-        self.retina_cls = nn.Conv2d(channels, self.num_base_priors * self.cls_out_channels, 3, padding=1)
-        self.retina_reg = nn.Conv2d(channels, self.num_base_priors * self.bbox_coder.encode_size, 3, padding=1)
+        self.retina_cls = Conv2d(channels, self.num_base_priors * self.cls_out_channels, 3, padding=1)
+        self.retina_reg = Conv2d(channels, self.num_base_priors * self.bbox_coder.encode_size, 3, padding=1)
 
     def forward_single(self, x: Tensor) -> tuple[Tensor, Tensor]:
         cls_feat, reg_feat = x, x

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from ..registry import MODELS, TASK_UTILS
 from ..structures import InstanceData
 from .dense_head import conv_tower, BaseDenseHead, Scale, levels_to_batch
+from .layers import Conv2d
 
 # %% auto #0
 __all__ = ['INF', 'AnchorFreeHead', 'centerness_target', 'pad_gt_instances', 'FCOSHead']
@@ -63,8 +64,8 @@ class AnchorFreeHead(BaseDenseHead):
         self.cls_convs, self.reg_convs = [conv_tower(self.in_channels, self.feat_channels, self.stacked_convs,
                                                      self.conv_cfg, self.norm_cfg, self.conv_bias) for _ in range(2)]
         channels = self.feat_channels if self.stacked_convs > 0 else self.in_channels
-        self.conv_cls = nn.Conv2d(channels, self.cls_out_channels, 3, padding=1)
-        self.conv_reg = nn.Conv2d(channels, 4, 3, padding=1)
+        self.conv_cls = Conv2d(channels, self.cls_out_channels, 3, padding=1)
+        self.conv_reg = Conv2d(channels, 4, 3, padding=1)
 
     def forward_single(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         "Class logits, raw regression, and the last features of both towers, for one level."
@@ -127,7 +128,7 @@ class FCOSHead(AnchorFreeHead):
     def _init_layers(self) -> None:
         super()._init_layers()
         channels = self.feat_channels if self.stacked_convs > 0 else self.in_channels
-        self.conv_centerness = nn.Conv2d(channels, 1, 3, padding=1)
+        self.conv_centerness = Conv2d(channels, 1, 3, padding=1)
         self.scales = nn.ModuleList([Scale(1.0) for _ in self.strides])
 
     def forward(self, x: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:

@@ -13,6 +13,7 @@ from ..boxes import bbox_overlaps
 from ..registry import MODELS
 from ..structures import InstanceData
 from .dense_head import conv_tower, AnchorHead, Scale, levels_to_batch
+from .layers import Conv2d
 
 # %% auto #0
 __all__ = ['Integral', 'GFLHead']
@@ -66,8 +67,8 @@ class GFLHead(AnchorHead):
                                                      self.conv_cfg, self.norm_cfg) for _ in range(2)]
         channels, a = (self.feat_channels if self.stacked_convs > 0 else self.in_channels), self.num_base_priors
         if a != 1: raise ValueError(f'GFLHead: needs one anchor per location, the anchor generator gives {a}')
-        self.gfl_cls = nn.Conv2d(channels, self.cls_out_channels, 3, padding=1)
-        self.gfl_reg = nn.Conv2d(channels, 4 * (self.reg_max + 1), 3, padding=1)
+        self.gfl_cls = Conv2d(channels, self.cls_out_channels, 3, padding=1)
+        self.gfl_reg = Conv2d(channels, 4 * (self.reg_max + 1), 3, padding=1)
         self.scales = nn.ModuleList([Scale(1.0) for _ in self.prior_generator.strides])
 
     def forward(self, x: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:

@@ -7,7 +7,7 @@ Docs: https://detnb.github.io/detnb/models_layers.html.md"""
 
 # %% ../../nbs/29_models_layers.ipynb #454ba38e
 from __future__ import annotations
-import inspect
+import inspect, os
 from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
@@ -17,12 +17,63 @@ from ..registry import MODELS
 from .base import BaseModule
 
 # %% auto #0
-__all__ = ['build_conv_layer', 'build_norm_layer', 'build_activation_layer', 'frozen_norm_affine', 'FoldedConvFunction',
-           'conv_norm', 'sequential_conv_norm', 'ConvModule']
+__all__ = ['WINOGRAD_MIN_PIXELS', 'WINOGRAD_MIN_MACS', 'WINOGRAD_MAX_CHANNEL_PAIRS', 'set_winograd', 'winograd_applies', 'conv2d',
+           'winograd_layout', 'Conv2d', 'build_conv_layer', 'build_norm_layer', 'build_activation_layer',
+           'frozen_norm_affine', 'FoldedConvFunction', 'conv_norm', 'sequential_conv_norm', 'ConvModule']
+
+# %% ../../nbs/29_models_layers.ipynb #2da73afb
+WINOGRAD_MIN_PIXELS = 48 * 48  # smaller maps: NNPACK's per-call filter transform costs more than it saves
+WINOGRAD_MIN_MACS = 2e8  # multiply-adds of the direct convolution below which it is as fast
+WINOGRAD_MAX_CHANNEL_PAIRS = 256 * 256  # NNPACK keeps a workspace of 64 floats per (input, output) channel pair
+
+def _nnpack_ready() -> bool:
+    "NNPACK is compiled in and initialized (`_nnpack_available` initializes it: NNPACK fails before that)."
+    try: return bool(torch._nnpack_available())
+    except (AttributeError, RuntimeError): return False
+
+_winograd = {'enabled': os.environ.get('DETNB_WINOGRAD', '1') != '0' and _nnpack_ready()}
+
+def set_winograd(enabled: bool) -> bool:
+    "Use NNPACK's Winograd convolution where it pays (`True`, the default where NNPACK exists) or never; returns the previous setting."
+    previous = _winograd['enabled']
+    _winograd['enabled'] = bool(enabled) and _nnpack_ready()
+    return previous
+
+def _pair(v) -> tuple[int, int]: return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+def winograd_applies(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int = 1) -> bool:
+    "Whether `conv2d` runs NNPACK's Winograd kernel for these arguments (see the conditions above)."
+    if not _winograd['enabled'] or x.device.type != 'cpu' or x.dtype != torch.float32 or x.dim() != 4: return False
+    if not x.is_contiguous(): return False  # channels-last: the copies to NCHW and back cost more than NNPACK saves
+    if tuple(weight.shape[-2:]) != (3, 3) or _pair(stride) != (1, 1) or _pair(dilation) != (1, 1) or groups != 1: return False
+    if isinstance(padding, str) or torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad): return False
+    if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export(): return False
+    pixels, pairs = x.shape[-2] * x.shape[-1], weight.shape[0] * weight.shape[1]
+    return pixels >= WINOGRAD_MIN_PIXELS and pixels * pairs * 9 >= WINOGRAD_MIN_MACS and pairs <= WINOGRAD_MAX_CHANNEL_PAIRS
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    "`F.conv2d`, computed by NNPACK's Winograd F(6x6, 3x3) kernel where `winograd_applies`."
+    if not winograd_applies(x, weight, stride, padding, dilation, groups):
+        return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+    padding, weight = list(_pair(padding)), weight.contiguous()
+    outs = [torch._nnpack_spatial_convolution(image[None], weight, bias, padding) for image in x]
+    return outs[0] if len(outs) == 1 else torch.cat(outs)
+
+def winograd_layout(maps: Sequence[Tensor]) -> list[Tensor]:
+    "The maps large enough for NNPACK's kernel in NCHW layout at float32 CPU inference, the others as they are."
+    grad = torch.is_grad_enabled()
+    return [m.contiguous() if _winograd['enabled'] and m.device.type == 'cpu' and m.dtype == torch.float32 and m.dim() == 4
+            and m.shape[-2] * m.shape[-1] >= WINOGRAD_MIN_PIXELS and not (grad and m.requires_grad) else m for m in maps]
+
+class Conv2d(nn.Conv2d):
+    "`nn.Conv2d` computed by `conv2d`: NNPACK's Winograd kernel for large 3x3 maps at inference on the CPU."
+    def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        if self.padding_mode != 'zeros': return super()._conv_forward(input, weight, bias)
+        return conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
 # %% ../../nbs/29_models_layers.ipynb #117828d4
 for _name, _layer in {
-        'Conv1d': nn.Conv1d, 'Conv2d': nn.Conv2d, 'Conv3d': nn.Conv3d, 'Conv': nn.Conv2d,
+        'Conv1d': nn.Conv1d, 'Conv2d': Conv2d, 'Conv3d': nn.Conv3d, 'Conv': Conv2d,
         'BN': nn.BatchNorm2d, 'BN1d': nn.BatchNorm1d, 'BN2d': nn.BatchNorm2d, 'BN3d': nn.BatchNorm3d,
         'SyncBN': nn.SyncBatchNorm, 'GN': nn.GroupNorm, 'LN': nn.LayerNorm,
         'IN': nn.InstanceNorm2d, 'IN1d': nn.InstanceNorm1d, 'IN2d': nn.InstanceNorm2d, 'IN3d': nn.InstanceNorm3d,
@@ -40,7 +91,7 @@ def _layer_class(cfg: dict, what: str) -> type:
     return cls
 
 def build_conv_layer(cfg: dict | None, *args, **kwargs) -> nn.Module:
-    "The convolution `cfg` names (`None`: `nn.Conv2d`), built with the given arguments."
+    "The convolution `cfg` names (`None`: `Conv2d`), built with the given arguments."
     cfg = dict(type='Conv2d') if cfg is None else dict(cfg)
     cls = _layer_class(cfg, 'conv_cfg')
     cfg.pop('type')
@@ -111,7 +162,7 @@ def _hooked(module: nn.Module) -> bool: return bool(module._forward_hooks or mod
 
 def _foldable_affine(conv: nn.Module, norm: nn.Module | None, x: Tensor) -> tuple[Tensor, Tensor] | None:
     "The norm's affine map where it can be folded into `conv`: a plain zero-padded `Conv2d`, no hooks, no autocast."
-    if type(conv) is not nn.Conv2d or conv.padding_mode != 'zeros' or norm is None or _hooked(conv) or _hooked(norm): return None
+    if type(conv) not in (nn.Conv2d, Conv2d) or conv.padding_mode != 'zeros' or norm is None or _hooked(conv) or _hooked(norm): return None
     if torch.is_autocast_enabled(x.device.type): return None  # mixed precision: the layers as they are
     return frozen_norm_affine(norm)
 
@@ -120,7 +171,7 @@ def _folded_conv(conv: nn.Conv2d, affine: tuple[Tensor, Tensor], x: Tensor) -> T
     args = (conv.stride, conv.padding, conv.dilation, conv.groups)
     if torch.is_grad_enabled(): return FoldedConvFunction.apply(x, conv.weight, conv.bias, scale, shift, *args)
     bias = shift if conv.bias is None else shift + conv.bias * scale
-    return F.conv2d(x, conv.weight * _channel(scale), bias, *args)
+    return conv2d(x, conv.weight * _channel(scale), bias, *args)
 
 def conv_norm(conv: nn.Module,  # the convolution
               norm: nn.Module | None,  # the norm after it, or None
@@ -148,7 +199,7 @@ class ConvModule(BaseModule):
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
                  dilation: int | tuple[int, int] = 1, groups: int = 1,
                  bias: bool | str = 'auto',  # 'auto': a bias only without normalization
-                 conv_cfg: dict | None = None,  # None: nn.Conv2d
+                 conv_cfg: dict | None = None,  # None: Conv2d
                  norm_cfg: dict | None = None,  # None: no normalization
                  act_cfg: dict | None = dict(type='ReLU'),  # None: no activation
                  inplace: bool = True,  # in-place activation, where the activation supports it

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from ..registry import MODELS
 from .base import BaseModule
-from .layers import ConvModule
+from .layers import ConvModule, winograd_layout
 
 # %% auto #0
 __all__ = ['FPN', 'convert_torchvision_fpn', 'PAFPN', 'ChannelMapper']
@@ -93,7 +93,8 @@ class FPN(BaseModule):
         "`num_outs` feature maps, finest first, each with `out_channels` channels."
         self.check_inputs(inputs)
         laterals = self.top_down(inputs)
-        outs = [self.fpn_convs[i](m) for i, m in enumerate(laterals)]
+        # at CPU inference the large levels go to the 3x3 convolutions in NCHW, for NNPACK's Winograd kernel (see `Conv2d`)
+        outs = [self.fpn_convs[i](m) for i, m in enumerate(winograd_layout(laterals))]
         return tuple(self.extra_levels(outs, inputs, laterals))
 
 # %% ../../nbs/22_models_necks.ipynb #6ecbe229
