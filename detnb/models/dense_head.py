@@ -119,7 +119,7 @@ class BaseDenseHead(BaseModule):
     # subclasses set num_classes, cls_out_channels, use_sigmoid_cls, prior_generator, train_cfg, test_cfg
     def loss(self, x: tuple[Tensor, ...], batch_data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:
         "The losses of the head's outputs on `x` against the samples' `gt_instances`."
-        outs = self(x)
+        outs = self(winograd_layout(x))
         gts, ignores, metas = unpack_gt_instances(batch_data_samples)
         return self.loss_by_feat(*outs, batch_gt_instances=gts, batch_img_metas=metas, batch_gt_instances_ignore=ignores)
 
@@ -132,7 +132,7 @@ class BaseDenseHead(BaseModule):
     def loss_and_predict(self, x: tuple[Tensor, ...], batch_data_samples: Sequence[DetDataSample],
                          proposal_cfg: Mapping | None = None) -> tuple[dict[str, Tensor], list[InstanceData]]:
         "Losses and detections from one forward pass (an RPN's proposals); `proposal_cfg` replaces `test_cfg`."
-        outs = self(x)
+        outs = self(winograd_layout(x))
         gts, ignores, metas = unpack_gt_instances(batch_data_samples)
         losses = self.loss_by_feat(*outs, batch_gt_instances=gts, batch_img_metas=metas, batch_gt_instances_ignore=ignores)
         return losses, self.predict_by_feat(*outs, batch_img_metas=metas, cfg=proposal_cfg)

@@ -17,13 +17,15 @@ from ..registry import MODELS
 from .base import BaseModule
 
 # %% auto #0
-__all__ = ['WINOGRAD_MIN_PIXELS', 'WINOGRAD_MIN_MACS', 'WINOGRAD_MAX_CHANNEL_PAIRS', 'set_winograd', 'winograd_applies', 'conv2d',
-           'winograd_layout', 'Conv2d', 'build_conv_layer', 'build_norm_layer', 'build_activation_layer',
-           'frozen_norm_affine', 'FoldedConvFunction', 'conv_norm', 'sequential_conv_norm', 'ConvModule']
+__all__ = ['WINOGRAD_MIN_PIXELS', 'WINOGRAD_MIN_MACS', 'WINOGRAD_MIN_TRAIN_MACS', 'WINOGRAD_MAX_CHANNEL_PAIRS', 'set_winograd',
+           'winograd_applies', 'WinogradConvFunction', 'conv2d', 'winograd_layout', 'Conv2d', 'build_conv_layer',
+           'build_norm_layer', 'build_activation_layer', 'frozen_norm_affine', 'FoldedConvFunction', 'conv_norm',
+           'sequential_conv_norm', 'ConvModule']
 
 # %% ../../nbs/29_models_layers.ipynb #2da73afb
 WINOGRAD_MIN_PIXELS = 48 * 48  # smaller maps: NNPACK's per-call filter transform costs more than it saves
 WINOGRAD_MIN_MACS = 2e8  # multiply-adds of the direct convolution below which it is as fast
+WINOGRAD_MIN_TRAIN_MACS = 2e9  # the same in training, where only the forward pass and the input gradient gain
 WINOGRAD_MAX_CHANNEL_PAIRS = 256 * 256  # NNPACK keeps a workspace of 64 floats per (input, output) channel pair
 
 def _nnpack_ready() -> bool:
@@ -41,32 +43,65 @@ def set_winograd(enabled: bool) -> bool:
 
 def _pair(v) -> tuple[int, int]: return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
-def winograd_applies(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int = 1) -> bool:
+def _needs_grad(*tensors: Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+def winograd_applies(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1, groups: int = 1,
+                     bias: Tensor | None = None) -> bool:
     "Whether `conv2d` runs NNPACK's Winograd kernel for these arguments (see the conditions above)."
     if not _winograd['enabled'] or x.device.type != 'cpu' or x.dtype != torch.float32 or x.dim() != 4: return False
     if not x.is_contiguous(): return False  # channels-last: the copies to NCHW and back cost more than NNPACK saves
     if tuple(weight.shape[-2:]) != (3, 3) or _pair(stride) != (1, 1) or _pair(dilation) != (1, 1) or groups != 1: return False
-    if isinstance(padding, str) or torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad): return False
+    if isinstance(padding, str): return False
     if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export(): return False
     pixels, pairs = x.shape[-2] * x.shape[-1], weight.shape[0] * weight.shape[1]
-    return pixels >= WINOGRAD_MIN_PIXELS and pixels * pairs * 9 >= WINOGRAD_MIN_MACS and pairs <= WINOGRAD_MAX_CHANNEL_PAIRS
+    training = _needs_grad(x, weight, bias)
+    if training and _pair(padding) != (1, 1): return False  # the input gradient as a padding-1 convolution
+    min_macs = WINOGRAD_MIN_TRAIN_MACS if training else WINOGRAD_MIN_MACS
+    return pixels >= WINOGRAD_MIN_PIXELS and pixels * pairs * 9 >= min_macs and pairs <= WINOGRAD_MAX_CHANNEL_PAIRS
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
-    "`F.conv2d`, computed by NNPACK's Winograd F(6x6, 3x3) kernel where `winograd_applies`."
-    if not winograd_applies(x, weight, stride, padding, dilation, groups):
-        return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
-    padding, weight = list(_pair(padding)), weight.contiguous()
+def _nnpack_conv(x: Tensor, weight: Tensor, bias: Tensor | None, padding: list[int]) -> Tensor:
+    "NNPACK's inference convolution of an NCHW batch, image by image (its batch variant is slower)."
+    weight = weight.contiguous()
     outs = [torch._nnpack_spatial_convolution(image[None], weight, bias, padding) for image in x]
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
+class WinogradConvFunction(torch.autograd.Function):
+    "A 3x3, stride-1, padding-1 convolution whose forward pass and input gradient run NNPACK's Winograd kernel."
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return _nnpack_conv(x, weight, bias, [1, 1])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        grad, grad_x, grad_w, grad_b = grad.contiguous(), None, None, None
+        if need_w or need_b:  # the filter gradient correlates input and gradient: oneDNN's direct kernel
+            _, grad_w, grad_b = torch.ops.aten.convolution_backward(
+                grad, x, weight, [weight.shape[0]] if ctx.has_bias else None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
+                [False, need_w, need_b])
+        # the input gradient is the gradient convolved with the flipped, transposed filters, padding 3 - 1 - 1 = 1
+        if need_x: grad_x = _nnpack_conv(grad, weight.flip(-2, -1).transpose(0, 1), None, [1, 1])
+        return grad_x, grad_w, grad_b
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    "`F.conv2d`, computed by NNPACK's Winograd F(6x6, 3x3) kernel where `winograd_applies`."
+    if not winograd_applies(x, weight, stride, padding, dilation, groups, bias):
+        return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+    if _needs_grad(x, weight, bias): return WinogradConvFunction.apply(x, weight, bias)
+    return _nnpack_conv(x, weight, bias, list(_pair(padding)))
+
 def winograd_layout(maps: Sequence[Tensor]) -> list[Tensor]:
-    "The maps large enough for NNPACK's kernel in NCHW layout at float32 CPU inference, the others as they are."
-    grad = torch.is_grad_enabled()
+    "The maps large enough for NNPACK's kernel in NCHW layout, on the CPU in float32; the others as they are."
     return [m.contiguous() if _winograd['enabled'] and m.device.type == 'cpu' and m.dtype == torch.float32 and m.dim() == 4
-            and m.shape[-2] * m.shape[-1] >= WINOGRAD_MIN_PIXELS and not (grad and m.requires_grad) else m for m in maps]
+            and m.shape[-2] * m.shape[-1] >= WINOGRAD_MIN_PIXELS else m for m in maps]
 
 class Conv2d(nn.Conv2d):
-    "`nn.Conv2d` computed by `conv2d`: NNPACK's Winograd kernel for large 3x3 maps at inference on the CPU."
+    "`nn.Conv2d` computed by `conv2d`: NNPACK's Winograd kernel for large 3x3 NCHW maps on the CPU."
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         if self.padding_mode != 'zeros': return super()._conv_forward(input, weight, bias)
         return conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
