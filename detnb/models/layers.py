@@ -50,10 +50,11 @@ def winograd_applies(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1,
                      bias: Tensor | None = None) -> bool:
     "Whether `conv2d` runs NNPACK's Winograd kernel for these arguments (see the conditions above)."
     if not _winograd['enabled'] or x.device.type != 'cpu' or x.dtype != torch.float32 or x.dim() != 4: return False
+    # exported graphs keep the standard operator (ONNX export traces, or runs through torch.export's compiler)
+    if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling(): return False
     if not x.is_contiguous(): return False  # channels-last: the copies to NCHW and back cost more than NNPACK saves
     if tuple(weight.shape[-2:]) != (3, 3) or _pair(stride) != (1, 1) or _pair(dilation) != (1, 1) or groups != 1: return False
     if isinstance(padding, str): return False
-    if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export(): return False
     pixels, pairs = x.shape[-2] * x.shape[-1], weight.shape[0] * weight.shape[1]
     training = _needs_grad(x, weight, bias)
     if training and _pair(padding) != (1, 1): return False  # the input gradient as a padding-1 convolution
