@@ -25,7 +25,7 @@ from torchvision import tv_tensors
 from torchvision.io import decode_jpeg, read_file
 from torchvision.transforms import v2
 
-from detnb.datasets.transforms import Compose
+from detnb.datasets.transforms.loading import Compose
 
 ROOT = Path(__file__).resolve().parents[1]
 BCCD = ROOT.parent / 'shared' / 'data' / 'bccd' / 'BCCD'

@@ -6,7 +6,7 @@ backward at 100k x 80 against the torch composite, pairwise IoU of 5k x 5k boxes
 reference / kernel (> 1: the kernel is faster, or uses less memory), measured in the same run, and the goals.
 
 Without a GPU it prints what the CPU runs instead (the torch / torchvision fallbacks) and says so: the CPU
-emulation of the kernels (`detnb.cuda_emulation`) checks correctness and is not a benchmark.
+emulation of the kernels (`detnb.testing.cuda_emulation`) checks correctness and is not a benchmark.
 
     python bench/ops.py            # all of it
     python bench/ops.py --quick    # smaller sizes

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from detnb.models.layers import conv2d, winograd_applies
+from detnb.models.layers.conv import conv2d, winograd_applies
 
 
 def tower(convolve, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]) -> torch.Tensor:

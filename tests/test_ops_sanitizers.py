@@ -1,10 +1,10 @@
-"""The kernels of `ops/` in the CPU emulation (`detnb.cuda_emulation`) under ThreadSanitizer and
+"""The kernels of `ops/` in the CPU emulation (`detnb.testing.cuda_emulation`) under ThreadSanitizer and
 AddressSanitizer: every kernel runs clean, and each sanitizer catches a planted bug (so a clean run means
 something). Each run starts a Python with the sanitizer runtime preloaded, about ten seconds."""
 import shutil
 import pytest
 
-from detnb.cuda_emulation import SANITIZER_RUNTIMES, SanitizerError, compiler_file, run_sanitized
+from detnb.testing.cuda_emulation import SANITIZER_RUNTIMES, SanitizerError, compiler_file, run_sanitized
 
 pytestmark = pytest.mark.skipif(shutil.which('g++') is None, reason='the CUDA emulation needs g++ (C++20)')
 
@@ -32,13 +32,13 @@ extern "C" __global__ void past_the_end(const float* in, float* out) {
 @pytest.mark.parametrize('sanitizer', ['thread', 'address'])
 def test_kernels_run_clean(sanitizer):
     needs_runtime(sanitizer)
-    code = f'from detnb.cuda_emulation import exercise_kernels; exercise_kernels({sanitizer!r}); print("clean")'
+    code = f'from detnb.testing.cuda_emulation import exercise_kernels; exercise_kernels({sanitizer!r}); print("clean")'
     assert run_sanitized(code, sanitizer).strip() == 'clean'
 
 
 def test_thread_sanitizer_reports_a_race():
     needs_runtime('thread')
-    code = ('import torch; from detnb.cuda_emulation import EmulatedKernels\n'
+    code = ('import torch; from detnb.testing.cuda_emulation import EmulatedKernels\n'
             f'EmulatedKernels("racy", {RACY!r}, sanitizer="thread")("racy", (1,), (32,), (torch.zeros(32),))')
     with pytest.raises(SanitizerError, match='data race'):
         run_sanitized(code, 'thread', sources={'racy': RACY})
@@ -46,7 +46,7 @@ def test_thread_sanitizer_reports_a_race():
 
 def test_address_sanitizer_reports_a_read_past_the_end():
     needs_runtime('address')
-    code = ('import torch; from detnb.cuda_emulation import EmulatedKernels\n'
+    code = ('import torch; from detnb.testing.cuda_emulation import EmulatedKernels\n'
             f'EmulatedKernels("past_the_end", {PAST_THE_END!r}, sanitizer="address")'
             '("past_the_end", (1,), (32,), (torch.zeros(32), torch.zeros(32)))')
     with pytest.raises(SanitizerError, match='heap-buffer-overflow'):

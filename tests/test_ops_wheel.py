@@ -26,7 +26,7 @@ else:
     for name in ops.KERNEL_FILES:
         for arch in (80, 90): assert ops.nvrtc_compile(name, arch)[:4] == b'\\x7fELF'
     print('nvrtc ok')
-from detnb.cuda_emulation import exercise_kernels
+from detnb.testing.cuda_emulation import exercise_kernels
 exercise_kernels()
 print('emulation ok')
 '''

@@ -1,4 +1,4 @@
-"""Property tests of the geometric transforms (`detnb.datasets.transforms_geometric`), with hypothesis.
+"""Property tests of the geometric transforms (`detnb.datasets.transforms.geometric`), with hypothesis.
 
 On random images, boxes and masks (bitmap and polygon): a flip applied twice is the identity; a resize
 followed by the inverse resize returns the boxes within a pixel; after every geometric transform the
@@ -15,8 +15,8 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from detnb.boxes import bbox_project
-from detnb.datasets.transforms import num_instances
-from detnb.datasets.transforms_geometric import (
+from detnb.datasets.transforms.loading import num_instances
+from detnb.datasets.transforms.geometric import (
     Expand, FilterAnnotations, FixShapeResize, MinIoURandomCrop, Pad, RandomAffine, RandomCenterCropPad,
     RandomCrop, RandomFlip, RandomResize, Resize, Rotate, ShearX, ShearY, TranslateX, TranslateY)
 from detnb.masks import PolygonMasks
