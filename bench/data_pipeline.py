@@ -70,8 +70,11 @@ class TorchvisionDataset(Dataset):
         entry = self.entries[i]
         img = tv_tensors.Image(decode_jpeg(read_file(entry['img_path'])))
         instances = entry['instances']
-        boxes = tv_tensors.BoundingBoxes(torch.tensor([inst['bbox'] for inst in instances], dtype=torch.float32).reshape(-1, 4),
-                                         format='XYXY', canvas_size=img.shape[-2:])
+        boxes = tv_tensors.BoundingBoxes(
+            torch.tensor([inst['bbox'] for inst in instances], dtype=torch.float32).reshape(-1, 4),
+            format='XYXY',
+            canvas_size=img.shape[-2:],
+        )
         target = dict(boxes=boxes, labels=torch.tensor([inst['bbox_label'] for inst in instances], dtype=torch.int64))
         return self.transforms(img, target)
 
@@ -93,7 +96,7 @@ def epoch_seconds(loader: DataLoader) -> float:
 
 
 def compare(loaders: dict, epochs: int) -> dict:
-    "Images/s of each loader: one warm-up epoch each, then timed epochs taken in turns, so that load drift hits all alike."
+    "Images/s of each loader: a warm-up epoch each, then timed epochs in turns, so that load drift hits all alike."
     for loader in loaders.values(): epoch_seconds(loader)  # warm-up: starts the workers, fills the page cache
     seconds = dict.fromkeys(loaders, 0.0)
     for _ in range(epochs):
@@ -121,11 +124,16 @@ def main():
           f'batch size {args.batch_size}, {args.epochs} timed epochs')
     print(f'{"workers":>7}  {"detnb img/s":>11}  {"torchvision img/s":>17}  {"ratio":>6}  goal')
     for workers in args.workers:
-        speed = compare(dict(detnb=make_loader(PipelineDataset(entries, pipeline), collate, workers, args.batch_size),
-                             torchvision=make_loader(TorchvisionDataset(entries), tv_collate, workers, args.batch_size)),
-                        args.epochs)
+        speed = compare(
+            dict(
+                detnb=make_loader(PipelineDataset(entries, pipeline), collate, workers, args.batch_size),
+                torchvision=make_loader(TorchvisionDataset(entries), tv_collate, workers, args.batch_size),
+            ),
+            args.epochs,
+        )
         ours, ref = speed['detnb'], speed['torchvision']
-        print(f'{workers:>7}  {ours:>11.1f}  {ref:>17.1f}  {ours / ref:>5.2f}x  >= 1.0x {"met" if ours >= ref else "NOT met"}')
+        verdict = 'met' if ours >= ref else 'NOT met'
+        print(f'{workers:>7}  {ours:>11.1f}  {ref:>17.1f}  {ours / ref:>5.2f}x  >= 1.0x {verdict}')
 
 
 if __name__ == '__main__':

@@ -2,16 +2,28 @@
 
 Modules:
 
+- `detnb.datasets.wrappers`: `ConcatDataset`, `RepeatDataset` and `ClassBalancedDataset` change which images an epoch sees, not what they hold; `MultiImageMixDataset` hands a mixing transform the other images it needs.
 - `detnb.engine.optim`: `OptimWrapper` (one `update_params(loss)` call with gradient accumulation and clipping), `AmpOptimWrapper` (mixed precision), and the constructor that turns a config's `optim_wrapper` with its `paramwise_cfg` into one.
 - `detnb.engine.schedulers`: Learning-rate and momentum schedules (`LinearLR` warm-up, `MultiStepLR`, `CosineAnnealingLR`, ...) that compose in a list, `begin`/`end` windows, epoch- or iteration-based stepping, and `auto_scale_lr`.
 - `detnb.models.backbones.resnet`: The residual networks that most detectors start from, with MMDetection's options (style, frozen stages, norm layers, dilation) and the import of torchvision's ImageNet checkpoints.
-- `detnb.models.base`: What every detnb model is built on: `init_cfg` and `init_weights()`, the data preprocessor that turns a collated batch into a normalized, padded tensor, and the `train_step`/`val_step` interface the engine calls.
+- `detnb.models.base_model`: A model's `forward` in three modes (`loss`, `predict`, `tensor`), and the `train_step`, `val_step` and `test_step` that the training and evaluation loops call.
+- `detnb.models.base_module`: The `nn.Module` that every detnb component derives from: it carries an `init_cfg` and applies it in `init_weights()`, children after parents, and records which initializer wrote each parameter.
+- `detnb.models.data_preprocessors.data_preprocessor`: The model's first module: it moves a collated batch to the model's device, converts BGR to RGB, normalizes and pads the images into one batch tensor, and writes the batch shapes into the data samples.
 - `detnb.models.dense_heads.anchor_head`: The part of a one-stage detector that looks at every location of every feature level: class scores and box regressions for each prior, the training targets that go with them, and the post-processing that turns them into detections.
 - `detnb.models.dense_heads.atss_head`: RetinaNet's head with one square anchor per location, GroupNorm towers, a centre-ness branch, and positives chosen by the statistics of each object's closest anchors.
 - `detnb.models.dense_heads.fcos_head`: An anchor-free head: every location of every level regresses the distances to the four sides of the object it falls in, and a centre-ness branch down-weights the boxes predicted far from an object's centre.
 - `detnb.models.layers.conv`: Convolution, normalization and activation layers built from config dicts, and the conv-norm-act block that necks and heads are made of.
+- `detnb.models.losses.cross_entropy_loss`: Softmax cross-entropy over classes, per-class sigmoid (binary) cross-entropy, and the per-roi mask cross-entropy, with the five-step loss semantics of `00_utils`.
+- `detnb.models.losses.focal_loss`: The classification loss of one-stage detectors: a per-class sigmoid cross-entropy that fades on the examples already classified well (Lin et al., *Focal Loss for Dense Object Detection*, ICCV 2017).
+- `detnb.models.losses.gfocal_loss`: The two losses of GFL (Li et al., NeurIPS 2020): quality focal loss trains the class score to be the IoU of the predicted box, distribution focal loss trains each box side as a distribution over distances.
+- `detnb.models.losses.iou_loss`: Box regression losses that score a predicted box by the metric it is evaluated on, its overlap with the ground truth, computed through `detnb.ops.bbox_overlaps`.
+- `detnb.models.losses.smooth_l1_loss`: The box regression losses of the anchor-based heads, on the encoded box deltas: $|x|$, and smooth L1 (Girshick, *Fast R-CNN*, ICCV 2015), quadratic near zero.
+- `detnb.models.losses.utils`: The rules that every detnb loss shares: element weights, `reduction`, `avg_factor` and `loss_weight`, the `weighted_loss` decorator that adds them to an element-wise loss, and `BaseLoss`.
 - `detnb.models.torchvision_import`: torchvision's RetinaNet and FCOS, weights and test settings, as a detnb config and checkpoint that give the same detections.
+- `detnb.models.weight_init`: The initializers that an `init_cfg` builds (constant, normal, uniform, Xavier, Kaiming, the focal-loss prior, a checkpoint) and `initialize`, which applies an `init_cfg` to a module.
 - `detnb.ops`: Box overlaps, NMS, soft-NMS and the fused focal loss as CUDA C kernels in `ops/*.cu`, compiled at run time by CuPy on a GPU; torch and torchvision everywhere else.
-- `detnb.testing.cuda_emulation`: The unchanged `ops/*.cu` text compiled by g++ for the CPU through a shim header, launched from Python with ctypes, and checked against the torch references, under ThreadSanitizer and AddressSanitizer too."""
+- `detnb.testing.cuda_emulation`: The unchanged `ops/*.cu` text compiled by g++ for the CPU through a shim header, launched from Python with ctypes, and checked against the torch references, under ThreadSanitizer and AddressSanitizer too.
+- `detnb.testing.toys`: One toy dataset, model and metric, and their config, for the tests of the engine (runner, loops, hooks, checkpoints, resuming, distributed runs), shipped in the package as `numpy.testing` ships its helpers.
+- `detnb.utils`: Small helpers that any part of detnb may use: `format_table` draws a plain-text table, `print_log` sends a message to the screen, a logger or nowhere."""
 
 __version__ = "0.1.0"

@@ -71,7 +71,8 @@ def bbox_translate(bboxes: Tensor, distances: Sequence[float]) -> Tensor:
 def bbox_rescale(bboxes: Tensor, scale_factor: float = 1.0) -> Tensor:
     "Scale width and height about each box's centre; `[..., 5]` RoIs keep their batch index."
     if bboxes.shape[-1] == 5: return torch.cat([bboxes[..., :1], bbox_rescale(bboxes[..., 1:], scale_factor)], -1)
-    if bboxes.shape[-1] != 4: raise ValueError(f'bbox_rescale needs [..., 4] boxes or [..., 5] rois, got {tuple(bboxes.shape)}')
+    if bboxes.shape[-1] != 4:
+        raise ValueError(f'bbox_rescale needs [..., 4] boxes or [..., 5] rois, got {tuple(bboxes.shape)}')
     ctr, half = (bboxes[..., :2] + bboxes[..., 2:]) / 2, (bboxes[..., 2:] - bboxes[..., :2]) * (scale_factor / 2)
     return torch.cat([ctr - half, ctr + half], -1)
 
@@ -117,7 +118,9 @@ def roi2bbox(rois: Tensor, num_images: int | None = None) -> list[Tensor]:
     img_inds = rois[:, 0].long()
     if num_images is None: num_images = int(img_inds.max()) + 1 if len(rois) else 0
     if len(rois) and not 0 <= int(img_inds.min()) <= int(img_inds.max()) < num_images:
-        raise ValueError(f'roi batch indices must be in [0, {num_images}), got [{int(img_inds.min())}, {int(img_inds.max())}]')
+        raise ValueError(
+            f'roi batch indices must be in [0, {num_images}), got [{int(img_inds.min())}, {int(img_inds.max())}]'
+        )
     counts = torch.bincount(img_inds, minlength=num_images)
     return list(rois[torch.argsort(img_inds, stable=True), 1:].split(counts.tolist()))
 
@@ -134,10 +137,16 @@ def bbox_overlaps(bboxes1: Tensor,           # `[..., m, 4]` boxes `(x1, y1, x2,
     if mode not in OVERLAP_MODES: raise ValueError(f'mode must be one of {OVERLAP_MODES}, got {mode!r}')
     for name, b in (('bboxes1', bboxes1), ('bboxes2', bboxes2)):
         if b.dim() < 2 or b.shape[-1] != 4: raise ValueError(f'{name} must be [..., n, 4], got shape {tuple(b.shape)}')
-    try: torch.broadcast_shapes(bboxes1.shape[:-2], bboxes2.shape[:-2])
-    except RuntimeError: raise ValueError(f'batch shapes {tuple(bboxes1.shape[:-2])} and {tuple(bboxes2.shape[:-2])} do not broadcast') from None
+    try:
+        torch.broadcast_shapes(bboxes1.shape[:-2], bboxes2.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f'batch shapes {tuple(bboxes1.shape[:-2])} and {tuple(bboxes2.shape[:-2])} do not broadcast'
+        ) from None
     if is_aligned and bboxes1.shape[-2] != bboxes2.shape[-2]:
-        raise ValueError(f'is_aligned needs as many bboxes1 as bboxes2, got {bboxes1.shape[-2]} and {bboxes2.shape[-2]}')
+        raise ValueError(
+            f'is_aligned needs as many bboxes1 as bboxes2, got {bboxes1.shape[-2]} and {bboxes2.shape[-2]}'
+        )
     dtype = torch.promote_types(bboxes1.dtype, bboxes2.dtype)
     if not dtype.is_floating_point or dtype.itemsize < 4: dtype = torch.float32
     b1, b2 = bboxes1.to(dtype), bboxes2.to(dtype)

@@ -6,35 +6,54 @@ Docs: https://detnb.github.io/detnb/cli.html.md"""
 
 # %% ../nbs/89_cli.ipynb #1e935346
 from __future__ import annotations
-import argparse, sys
-from typing import Callable
+import argparse, importlib, sys
+from typing import Callable, NamedTuple
 import detnb
 
 # %% auto #0
-__all__ = ['COMMANDS', 'command', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'Command', 'load', 'add_print_config_arguments', 'print_config', 'build_parser', 'main']
 
 # %% ../nbs/89_cli.ipynb #4d5751aa
-COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int | None], str]] = {}
+class Command(NamedTuple):
+    "A `detnb` command: the functions that add its arguments and run it, as `'module:function'`, and its help."
+    arguments: str  # `f(parser)` adds the command's arguments to an `argparse.ArgumentParser`
+    run: str  # `f(args)` runs the command on the parsed arguments; returns the exit status (None means 0)
+    help: str  # one line, shown by `detnb --help` without importing anything
 
-def command(name: str, help: str):
-    "Register `add_arguments` (decorated) and `run` for the subcommand `name`."
-    def deco(add_arguments):
-        def register(run):
-            COMMANDS[name] = (add_arguments, run, help)
-            return run
-        add_arguments.runs = register
-        return add_arguments
-    return deco
+COMMANDS: dict[str, Command] = {
+    'browse-dataset': Command('detnb.visualization.browse:add_browse_arguments',
+                              'detnb.visualization.browse:run_browse',
+                              'draw the samples of a dataset after its training pipeline, to a folder and/or the '
+                              'screen'),
+    'infer': Command('detnb.apis.inference:add_infer_arguments', 'detnb.apis.inference:run_infer',
+                     'detect objects in an image or a folder of images; save drawn images and JSON predictions'),
+    'print-config': Command('detnb.cli:add_print_config_arguments', 'detnb.cli:print_config',
+                            'print the fully resolved config of CONFIG'),
+    'quickstart': Command('detnb.apis.quickstart:add_quickstart_arguments', 'detnb.apis.quickstart:run_quickstart',
+                          'generate the shapes data set, train a small detector on the CPU, evaluate it and draw '
+                          'its predictions'),
+    'test': Command('detnb.test:add_test_arguments', 'detnb.test:run_test',
+                    'evaluate a trained detector on the test set of a config'),
+    'train': Command('detnb.train:add_train_arguments', 'detnb.train:run_train', 'train a detector from a config file'),
+    'video': Command('detnb.apis.inference:add_video_arguments', 'detnb.apis.inference:run_video',
+                     'detect objects in every frame of a video and write (or show) the drawn video'),
+}
+
+def load(target: str) -> Callable:
+    "The function that `target`, a `'module:function'` string, names, its module imported."
+    module, _, name = target.partition(':')
+    if not module or not name: raise ValueError(f"{target!r} is not a 'module:function' string")
+    return getattr(importlib.import_module(module), name)
 
 # %% ../nbs/89_cli.ipynb #c97895a4
-@command('print-config', help='print the fully resolved config of CONFIG')
-def _print_config_args(p: argparse.ArgumentParser):
+def add_print_config_arguments(p: argparse.ArgumentParser) -> None:
+    "The options of `detnb print-config` (those of MMDetection's tools/misc/print_config.py)."
     p.add_argument('config', help='config file path, or detnb::name for a config shipped in the package')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='override config keys, e.g. model.backbone.depth=101 train_dataloader.batch_size=4')
 
-@_print_config_args.runs
-def _print_config(args: argparse.Namespace) -> int:
+def print_config(args: argparse.Namespace) -> int:
+    "`detnb print-config`: print the config with its `_base_` files merged and the overrides applied."
     from detnb.config import Config
     cfg = Config.fromfile(args.config)
     if args.cfg_options: cfg.merge_from_arg_list(args.cfg_options)
@@ -42,28 +61,28 @@ def _print_config(args: argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/89_cli.ipynb #da593db0
-def build_parser() -> argparse.ArgumentParser:
-    "The `detnb` argument parser with one sub-parser per registered command."
-    import detnb.train, detnb.test  # they register `train` and `test` (imported here: they import this module)
-    import detnb.apis.inference, detnb.visualization.browse  # they register `infer`, `video` and `browse-dataset`
-    import detnb.apis.quickstart  # registers `quickstart`
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    "The `detnb` parser: every command with its help line, and the arguments of `command` (its module imported)."
+    if command is not None and command not in COMMANDS:
+        raise KeyError(f'no detnb command {command!r}; the commands are {", ".join(COMMANDS)}')
     parser = argparse.ArgumentParser(prog='detnb', description='detnb: a literate object-detection toolbox')
     parser.add_argument('--version', action='version', version=f'detnb {detnb.__version__}')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
-    for name, (add_arguments, _, help) in sorted(COMMANDS.items()):
-        add_arguments(sub.add_parser(name, help=help, description=help))
+    for name, cmd in COMMANDS.items():
+        p = sub.add_parser(name, help=cmd.help, description=cmd.help)
+        if name == command: load(cmd.arguments)(p)
     return parser
 
 def main(argv: list[str] | None = None) -> int:
-    "Run `detnb COMMAND ...`; returns the exit status."
-    parser = build_parser()
+    "Run `detnb COMMAND ...` (`argv`, default: the process's arguments); returns the exit status."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith('-')), None)  # the top-level parser has options only
+    parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    return COMMANDS[args.command][1](args) or 0
+    return load(COMMANDS[args.command].run)(args) or 0
 
 # %% ../nbs/89_cli.ipynb #83803ed8
-if __name__ == '__main__':  # `python -m detnb.cli`: run the imported module's main, where the commands register
-    from detnb.cli import main as cli_main
-    sys.exit(cli_main())
+if __name__ == '__main__': sys.exit(main())  # python -m detnb.cli

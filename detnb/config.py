@@ -92,7 +92,8 @@ def _inline_source(value, key: str = 'value') -> str:
     if isinstance(value, dict):
         if all(_is_name(k) for k in value):
             return 'dict(' + ', '.join(f'{k}={_inline_source(v, f"{key}.{k}")}' for k, v in value.items()) + ')'
-        return '{' + ', '.join(f'{_inline_source(k, key)}: {_inline_source(v, f"{key}.{k}")}' for k, v in value.items()) + '}'
+        pairs = (f'{_inline_source(k, key)}: {_inline_source(v, f"{key}.{k}")}' for k, v in value.items())
+        return '{' + ', '.join(pairs) + '}'
     if isinstance(value, (list, tuple)):
         items = ', '.join(_inline_source(v, f'{key}.{i}') for i, v in enumerate(value))
         if isinstance(value, list): return f'[{items}]'
@@ -122,7 +123,8 @@ def config_to_source(cfg: dict) -> str:
     "Python source that assigns each top-level key of `cfg`; executing it gives back an equal config."
     lines = []
     for key, value in cfg.items():
-        if not _is_top_level_name(key): raise ValueError(f'config key {key!r} cannot be written as a top-level Python name')
+        if not _is_top_level_name(key):
+            raise ValueError(f'config key {key!r} cannot be written as a top-level Python name')
         lines.append(f'{key} = {_block_source(value, key, 0, len(key) + 3)}')
     return '\n'.join(lines) + '\n'
 
@@ -130,7 +132,8 @@ def config_to_source(cfg: dict) -> str:
 def _drop_delete_flags(value, source: str, key: str):
     "`value` with the `_delete_` flags of its dicts dropped."
     if isinstance(value, dict): return merge_config(value, None, source, key)
-    if type(value) in (list, tuple): return type(value)(_drop_delete_flags(v, source, f'{key}.{i}') for i, v in enumerate(value))
+    if type(value) in (list, tuple):
+        return type(value)(_drop_delete_flags(v, source, f'{key}.{i}') for i, v in enumerate(value))
     return value
 
 def merge_config(child: dict,  # the values that win
@@ -161,7 +164,7 @@ def package_configs_dir() -> Path:
     return Path(str(importlib.resources.files('detnb') / 'configs'))
 
 def resolve_config_path(name: str | os.PathLike,  # a path, or `detnb::` + a path inside the package configs
-                        base_dir: str | os.PathLike | None = None,  # where a relative path starts (default: the working directory)
+                        base_dir: str | os.PathLike | None = None,  # where a relative path starts (default: the cwd)
                         asked_by: str | None = None,  # the file that names `name`, for the error message
                        ) -> Path:
     "The absolute path of the Python config file `name`; `FileNotFoundError` naming who asked where it is missing."
@@ -171,9 +174,10 @@ def resolve_config_path(name: str | os.PathLike,  # a path, or `detnb::` + a pat
         path = Path(text).expanduser()
         if not path.is_absolute(): path = Path(base_dir if base_dir is not None else Path.cwd()) / path
     path = path.resolve()
+    named_in = f' (named in {asked_by})' if asked_by else ''
     if not path.is_file():
-        raise FileNotFoundError(f'config file {text!r} not found at {path}' + (f' (named in {asked_by})' if asked_by else ''))
-    if path.suffix != '.py': raise ValueError(f'config file {path} is not a Python (.py) file' + (f' (named in {asked_by})' if asked_by else ''))
+        raise FileNotFoundError(f'config file {text!r} not found at {path}{named_in}')
+    if path.suffix != '.py': raise ValueError(f'config file {path} is not a Python (.py) file{named_in}')
     return path
 
 # %% ../nbs/00_config.ipynb #65288b75
@@ -183,11 +187,13 @@ def _parse(text: str, filename: str) -> ast.Module:
     "The syntax tree of a config file; a `SyntaxError` names the file and line."
     try: return ast.parse(text, filename=filename)
     except SyntaxError as e:
-        raise SyntaxError(f'{e.msg} in config file {filename}', (filename, e.lineno, e.offset, e.text, e.end_lineno, e.end_offset)) from None
+        where = (filename, e.lineno, e.offset, e.text, e.end_lineno, e.end_offset)
+        raise SyntaxError(f'{e.msg} in config file {filename}', where) from None
 
 def _base_assignments(tree: ast.Module) -> list[ast.Assign]:
     "The top-level statements `_base_ = ...` of a file."
-    return [n for n in tree.body if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == '_base_' for t in n.targets)]
+    return [n for n in tree.body if isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == '_base_' for t in n.targets)]
 
 def _base_entries(tree: ast.Module, filename: str) -> list[str]:
     "The paths listed in the `_base_` assignment of a file (empty without one)."
@@ -208,7 +214,8 @@ def _lookup(cfg: Any, dotted: str, what: str, root: str = '_base_') -> Any:
     node, done = cfg, [root]
     for part in dotted.split('.'):
         if isinstance(node, dict) and part in node: node = node[part]
-        elif isinstance(node, (list, tuple)) and re.fullmatch(r'-?\d+', part) and -len(node) <= int(part) < len(node): node = node[int(part)]
+        elif isinstance(node, (list, tuple)) and re.fullmatch(r'-?\d+', part) and -len(node) <= int(part) < len(node):
+            node = node[int(part)]
         else: raise KeyError(f"{what}: {'.'.join(done)} has no {part!r}")
         done.append(part)
     return node
@@ -228,7 +235,8 @@ def _formatted_string(token: str, bases: dict, where: str) -> str:
     "The string literal `token` with its placeholders formatted in, written with the same quotes."
     prefix, quote = re.match(r'''([A-Za-z]*)('\'\'|"""|'|")''', token).groups()
     if set(prefix.lower()) & {'f', 'b'}:
-        raise ValueError(f'{where}: a {{{{_base_...}}}} placeholder inside an f-string or bytes literal is not supported; '
+        raise ValueError(f'{where}: a {{{{_base_...}}}} placeholder inside an f-string or bytes literal '
+                         'is not supported; '
                          'use _base_.key in the code instead')
     value, pieces, pos = ast.literal_eval(token), [], 0
     for m in _PLACEHOLDER.finditer(value):
@@ -253,9 +261,12 @@ def _substitute_placeholders(text: str, bases: dict, filename: str) -> str:
     for m in _PLACEHOLDER.finditer(text):
         where = f'{filename}, line {text.count(chr(10), 0, m.start()) + 1}'
         span = next((s for s in spans if s[0] <= m.start() < s[1]), None)
-        if span is None: edits.append((m.start(), m.end(), _inline_source(_lookup(bases, m.group(1), f'{where}: {m.group(0)}'), m.group(0))))
+        if span is None:
+            value = _lookup(bases, m.group(1), f'{where}: {m.group(0)}')
+            edits.append((m.start(), m.end(), _inline_source(value, m.group(0))))
         elif span[2] == 'FSTRING':
-            raise ValueError(f'{where}: a {{{{_base_...}}}} placeholder inside an f-string is not supported; use _base_.key instead')
+            raise ValueError(f'{where}: a {{{{_base_...}}}} placeholder inside an f-string is not supported; '
+                             'use _base_.key instead')
         elif span[2] == 'STRING' and (not edits or edits[-1][:2] != span[:2]):
             edits.append((span[0], span[1], _formatted_string(text[span[0]:span[1]], bases, where)))
     for start, end, new in reversed(edits): text = text[:start] + new + text[end:]
@@ -324,7 +335,7 @@ def _split_top_level(text: str) -> list[str]:
     return parts + [text[start:]]
 
 def parse_override_value(text: str) -> Any:
-    "The value of a `KEY=VALUE` override: a Python literal, an unquoted list `a,b` / `[a,b]` / `(a,b)`, a boolean or the text."
+    "The value of a `KEY=VALUE` override: a Python literal, an unquoted list `a,b` / `[a,b]` / `(a,b)`, or text."
     text = text.strip()
     parts = _split_top_level(text)
     if len(parts) > 1: return [parse_override_value(p) for p in parts if p.strip()]  # a,b -> ['a', 'b']
@@ -346,20 +357,24 @@ def _set_path(node: Any, parts: list[str], value: Any, label: str, done: list[st
     if isinstance(node, dict):
         old = node.get(part)
         if rest: node[part] = _set_path(ConfigDict() if old is None else old, rest, value, label, done + [part])
-        elif isinstance(value, dict) and isinstance(old, dict): node[part] = merge_config(value, old, f'override {label!r}', '.'.join(done + [part]))
+        elif isinstance(value, dict) and isinstance(old, dict):
+            node[part] = merge_config(value, old, f'override {label!r}', '.'.join(done + [part]))
         else: node[part] = _drop_delete_flags(value, f'override {label!r}', '.'.join(done + [part]))
         return node
     if isinstance(node, (list, tuple)):
         if not re.fullmatch(r'-?\d+', part):
-            raise ValueError(f'override {label!r}: {here} is a {type(node).__name__}, so {part!r} must be an integer index')
+            raise ValueError(f'override {label!r}: {here} is a {type(node).__name__}, '
+                             f'so {part!r} must be an integer index')
         index = int(part)
         if not -len(node) <= index < len(node):
-            raise ValueError(f'override {label!r}: index {index} is out of range for {here}, a {type(node).__name__} of {len(node)} items')
+            raise ValueError(f'override {label!r}: index {index} is out of range for {here}, '
+                             f'a {type(node).__name__} of {len(node)} items')
         items = list(node)
         items[index] = _set_path(items[index], rest, value, label, done + [part]) if rest else _convert(value)
         if isinstance(node, list): node[:] = items; return node
         return tuple(items)
-    raise ValueError(f'override {label!r}: {here} is a {type(node).__name__} ({node!r}), it has no key or index {part!r}')
+    raise ValueError(f'override {label!r}: {here} is a {type(node).__name__} ({node!r}), '
+                     f'it has no key or index {part!r}')
 
 def _apply_overrides(cfg: ConfigDict, overrides: list[tuple[str, str, Any]]):
     "Apply `(label, dotted key, value)` overrides to `cfg` in place; `label` names an override in errors."
@@ -367,7 +382,8 @@ def _apply_overrides(cfg: ConfigDict, overrides: list[tuple[str, str, Any]]):
     for label, key, value in overrides:
         parts = key.split('.')
         if not all(parts): raise ValueError(f'override {label!r}: the key {key!r} is empty or has an empty part')
-        if not _is_top_level_name(parts[0]): raise ValueError(f'override {label!r}: {parts[0]!r} cannot be a top-level config key')
+        if not _is_top_level_name(parts[0]):
+            raise ValueError(f'override {label!r}: {parts[0]!r} cannot be a top-level config key')
         parsed.append((label, parts, value))
     for label, parts, value in parsed:
         if parts[-1] != '_delete_' or not value: continue
@@ -375,7 +391,8 @@ def _apply_overrides(cfg: ConfigDict, overrides: list[tuple[str, str, Any]]):
         if not parent: raise ValueError(f'override {label!r}: _delete_ needs the key of a dict, e.g. a.b._delete_=True')
         try: node = _lookup(cfg, key, f'override {label!r}', root='config')
         except KeyError as e: raise ValueError(e.args[0]) from None
-        if not isinstance(node, dict): raise ValueError(f'override {label!r}: {key} is a {type(node).__name__}, _delete_ applies to dicts')
+        if not isinstance(node, dict):
+            raise ValueError(f'override {label!r}: {key} is a {type(node).__name__}, _delete_ applies to dicts')
         if 'type' in node and not any(p == parent + ['type'] for _, p, _ in parsed):
             raise ValueError(f"override {label!r}: {key} sets _delete_=True, which drops type={node['type']!r}, "
                              f"but no override sets {key}.type")
@@ -429,7 +446,8 @@ class Config(ConfigDict):
         parsed = []
         for text in overrides:
             key, sep, value = text.partition('=')
-            if not sep: raise ValueError(f"override {text!r} has no '=': write KEY=VALUE, e.g. model.backbone.depth=101")
+            if not sep:
+                raise ValueError(f"override {text!r} has no '=': write KEY=VALUE, e.g. model.backbone.depth=101")
             parsed.append((text, key.strip(), parse_override_value(value)))
         _apply_overrides(self, parsed)
 

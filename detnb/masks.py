@@ -26,7 +26,8 @@ def pixel_index_affine(matrix: np.ndarray,  # 2x3 or 3x3 affine map of continuou
                       ) -> np.ndarray:
     "The 2x3 matrix that maps pixel indices as `matrix` maps continuous coordinates (pixel centres at +0.5)."
     matrix = np.asarray(matrix, dtype=np.float64)
-    if matrix.shape not in ((2, 3), (3, 3)): raise ValueError(f'an affine matrix must be 2x3 or 3x3, got shape {matrix.shape}')
+    if matrix.shape not in ((2, 3), (3, 3)):
+        raise ValueError(f'an affine matrix must be 2x3 or 3x3, got shape {matrix.shape}')
     linear, shift = matrix[:2, :2], matrix[:2, 2]
     return np.concatenate([linear, (shift + linear.sum(1) * 0.5 - 0.5)[:, None]], 1)
 
@@ -60,7 +61,8 @@ def _compressed_rle(rle: Any, height: int, width: int, where: str) -> dict:
         raise ValueError(f"{where} is not an RLE dict with 'size' and 'counts': {type(rle).__name__}")
     if [int(s) for s in rle['size']] != [height, width]:
         raise ValueError(f"{where}: RLE size {list(rle['size'])} does not match the image size [{height}, {width}]")
-    if isinstance(rle['counts'], (list, tuple)): return mask_utils.frPyObjects(dict(rle, counts=list(rle['counts'])), height, width)
+    if isinstance(rle['counts'], (list, tuple)):
+        return mask_utils.frPyObjects(dict(rle, counts=list(rle['counts'])), height, width)
     if isinstance(rle['counts'], (str, bytes)): return rle
     raise ValueError(f"{where}: RLE 'counts' must be a list (uncompressed) or a str/bytes (compressed), "
                      f"got {type(rle['counts']).__name__}")
@@ -71,7 +73,9 @@ def encode_rle(masks: BaseInstanceMasks | np.ndarray,  # masks, or an `(N, H, W)
     masks = masks.to_ndarray() if hasattr(masks, 'to_ndarray') else np.asarray(masks)
     if masks.ndim != 3: raise ValueError(f'encode_rle needs (N, H, W) masks, got shape {masks.shape}')
     if masks.dtype != np.uint8 and masks.dtype != bool:
-        raise ValueError(f'encode_rle needs binary masks (uint8 or bool), got {masks.dtype}: threshold soft masks first')
+        raise ValueError(
+            f'encode_rle needs binary masks (uint8 or bool), got {masks.dtype}: threshold soft masks first'
+        )
     if len(masks) == 0: return []
     rles = mask_utils.encode(np.asfortranarray((masks != 0).transpose(1, 2, 0), dtype=np.uint8))
     return [dict(size=[int(s) for s in r['size']], counts=r['counts'].decode('ascii')) for r in rles]
@@ -100,7 +104,8 @@ def rescale_factor(old_size: tuple[int, int],  # `(w, h)`
     if isinstance(scale, numbers.Real):
         if scale <= 0: raise ValueError(f'a rescale factor must be positive, got {scale}')
         return float(scale)
-    if len(scale) != 2 or min(scale) <= 0: raise ValueError(f'scale must be a positive number or a pair of positive edge lengths, got {scale}')
+    if len(scale) != 2 or min(scale) <= 0:
+        raise ValueError(f'scale must be a positive number or a pair of positive edge lengths, got {scale}')
     w, h = old_size
     return min(max(scale) / max(h, w), min(scale) / min(h, w))
 
@@ -115,17 +120,21 @@ def rescale_size(old_size: tuple[int, int],  # `(w, h)`
 _FLIP_DIRECTIONS = ('horizontal', 'vertical', 'diagonal')
 
 def _check_direction(direction: str, allowed: Sequence[str]):
-    if direction not in allowed: raise ValueError(f'direction must be one of {", ".join(map(repr, allowed))}, got {direction!r}')
+    if direction not in allowed:
+        raise ValueError(f'direction must be one of {", ".join(map(repr, allowed))}, got {direction!r}')
+
 
 def _out_shape(out_shape: Sequence[int]) -> tuple[int, int]:
     "`out_shape` as a checked `(h, w)` pair of positive ints."
-    if len(out_shape) != 2 or min(out_shape) <= 0: raise ValueError(f'out_shape must be (h, w) with positive sizes, got {out_shape}')
+    if len(out_shape) != 2 or min(out_shape) <= 0:
+        raise ValueError(f'out_shape must be (h, w) with positive sizes, got {out_shape}')
     return int(out_shape[0]), int(out_shape[1])
 
 def _crop_box(bbox: Sequence[float], height: int, width: int) -> tuple[int, int, int, int]:
     "`(x1, y1, w, h)` of an integer xyxy crop box clipped to the image (at least one pixel wide and high)."
     bbox = np.asarray(bbox, dtype=np.float64).reshape(-1)
-    if bbox.size != 4 or (bbox != np.round(bbox)).any(): raise ValueError(f'a crop box is 4 integer coordinates x1, y1, x2, y2, got {bbox}')
+    if bbox.size != 4 or (bbox != np.round(bbox)).any():
+        raise ValueError(f'a crop box is 4 integer coordinates x1, y1, x2, y2, got {bbox}')
     x1, x2 = np.clip(bbox[0::2], 0, width).astype(int)
     y1, y2 = np.clip(bbox[1::2], 0, height).astype(int)
     return x1, y1, max(x2 - x1, 1), max(y2 - y1, 1)
@@ -142,17 +151,21 @@ class BaseInstanceMasks(ABC):
     width: int
 
     @abstractmethod
-    def __getitem__(self, index: Any) -> BaseInstanceMasks: "The masks at `index` (int, slice, list, bool/int array or tensor)."
+    def __getitem__(self, index: Any) -> BaseInstanceMasks:
+        "The masks at `index` (int, slice, list, bool/int array or tensor)."
+
     @abstractmethod
     def __len__(self) -> int: "The number of instances."
     @abstractmethod
     def __iter__(self) -> Iterator: "The instances one by one."
 
-    def __repr__(self) -> str: return f'{type(self).__name__}(num_masks={len(self)}, height={self.height}, width={self.width})'
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(num_masks={len(self)}, height={self.height}, width={self.width})'
 
     @classmethod
     @abstractmethod
-    def cat(cls, masks: Sequence[BaseInstanceMasks]) -> BaseInstanceMasks: "Concatenate masks of the same type and image size."
+    def cat(cls, masks: Sequence[BaseInstanceMasks]) -> BaseInstanceMasks:
+        "Concatenate masks of the same type and image size."
 
     @abstractmethod
     def rescale(self, scale: float | tuple[int, int], interpolation: str = 'nearest') -> BaseInstanceMasks:
@@ -225,7 +238,9 @@ def _interpolation(name: str, table: dict) -> int:
     if name not in table: raise ValueError(f'interpolation must be one of {", ".join(map(repr, table))}, got {name!r}')
     return table[name]
 
-def _per_channel_cv2(masks: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], out_shape: tuple[int, int]) -> np.ndarray:
+def _per_channel_cv2(
+    masks: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], out_shape: tuple[int, int]
+) -> np.ndarray:
     "Apply an OpenCV image function `fn` to `(N, H, W)` masks as channels; the result is `(N, *out_shape)`."
     if len(masks) == 0: return np.zeros((0, *out_shape), masks.dtype)
     channels_last = masks.transpose(1, 2, 0)
@@ -247,7 +262,9 @@ class BitmapMasks(BaseInstanceMasks):
         if masks.dtype == bool: masks = masks.astype(np.uint8)
         elif masks.dtype != np.uint8 and not np.issubdtype(masks.dtype, np.floating):
             if not np.issubdtype(masks.dtype, np.integer) or (masks.size and (masks.min() < 0 or masks.max() > 255)):
-                raise ValueError(f'BitmapMasks needs uint8, bool or float masks, got {masks.dtype} values outside 0..255')
+                raise ValueError(
+                    f'BitmapMasks needs uint8, bool or float masks, got {masks.dtype} values outside 0..255'
+                )
             masks = masks.astype(np.uint8)
         self.masks = masks
 
@@ -274,7 +291,9 @@ class BitmapMasks(BaseInstanceMasks):
     def resize(self, out_shape: tuple[int, int], interpolation: str = 'nearest') -> BitmapMasks:
         h, w = _out_shape(out_shape)
         flag = _interpolation(interpolation, _RESIZE_INTERPOLATIONS)
-        return BitmapMasks(_per_channel_cv2(self.masks, lambda m: cv2.resize(m, (w, h), interpolation=flag), (h, w)), h, w)
+        return BitmapMasks(
+            _per_channel_cv2(self.masks, lambda m: cv2.resize(m, (w, h), interpolation=flag), (h, w)), h, w
+        )
 
     def flip(self, flip_direction: str = 'horizontal') -> BitmapMasks:
         _check_direction(flip_direction, _FLIP_DIRECTIONS)
@@ -283,7 +302,8 @@ class BitmapMasks(BaseInstanceMasks):
 
     def pad(self, out_shape: tuple[int, int], pad_val: int = 0) -> BitmapMasks:
         h, w = _out_shape(out_shape)
-        if h < self.height or w < self.width: raise ValueError(f'cannot pad {self.height}x{self.width} masks to the smaller {h}x{w}')
+        if h < self.height or w < self.width:
+            raise ValueError(f'cannot pad {self.height}x{self.width} masks to the smaller {h}x{w}')
         padded = np.full((len(self), h, w), pad_val, self.masks.dtype)
         padded[:, :self.height, :self.width] = self.masks
         return BitmapMasks(padded, h, w)
@@ -316,7 +336,9 @@ class BitmapMasks(BaseInstanceMasks):
         bboxes, inds = _rois(bboxes, inds, len(self))
         if len(bboxes) == 0: return BitmapMasks(np.zeros((0, h, w), np.uint8), h, w)
         masks = torch.from_numpy(self.masks).to(device=device, dtype=torch.float32)[:, None]
-        rois = torch.cat([torch.from_numpy(inds)[:, None].double(), torch.from_numpy(bboxes)], 1).to(device, torch.float32)
+        rois = torch.cat([torch.from_numpy(inds)[:, None].double(), torch.from_numpy(bboxes)], 1).to(
+            device, torch.float32
+        )
         targets = roi_align(masks, rois, (h, w), spatial_scale=1.0, sampling_ratio=0, aligned=True)[:, 0]
         return BitmapMasks((targets >= 0.5 if binarize else targets).cpu().numpy(), h, w)
 
@@ -336,21 +358,30 @@ def _check_cat(cls: type, masks: Sequence[BaseInstanceMasks]):
     for i, m in enumerate(masks):
         if not isinstance(m, cls): raise TypeError(f'{cls.__name__}.cat: item {i} is a {type(m).__name__}')
         if (m.height, m.width) != (masks[0].height, masks[0].width):
-            raise ValueError(f'{cls.__name__}.cat: item {i} is {m.height}x{m.width}, item 0 is {masks[0].height}x{masks[0].width}')
+            raise ValueError(
+                f'{cls.__name__}.cat: item {i} is {m.height}x{m.width}, item 0 is {masks[0].height}x{masks[0].width}'
+            )
+
 
 def _check_expand(masks: BaseInstanceMasks, expanded_h: int, expanded_w: int, top: int, left: int):
     if top < 0 or left < 0 or top + masks.height > expanded_h or left + masks.width > expanded_w:
         raise ValueError(f'{masks.height}x{masks.width} masks at (top={top}, left={left}) do not fit a '
                          f'{expanded_h}x{expanded_w} canvas')
 
-def _rois(bboxes: np.ndarray | torch.Tensor, inds: np.ndarray | torch.Tensor, num_masks: int) -> tuple[np.ndarray, np.ndarray]:
+def _rois(
+    bboxes: np.ndarray | torch.Tensor, inds: np.ndarray | torch.Tensor, num_masks: int
+) -> tuple[np.ndarray, np.ndarray]:
     "Boxes `(K, 4)` float64 and instance indices `(K,)` int64 as numpy, checked against each other."
     if isinstance(bboxes, torch.Tensor): bboxes = bboxes.detach().cpu().numpy()
     if isinstance(inds, torch.Tensor): inds = inds.detach().cpu().numpy()
     bboxes, inds = np.asarray(bboxes, np.float64).reshape(-1, 4), np.asarray(inds, np.int64).reshape(-1)
-    if len(bboxes) != len(inds): raise ValueError(f'crop_and_resize: {len(bboxes)} boxes but {len(inds)} instance indices')
+    if len(bboxes) != len(inds):
+        raise ValueError(f'crop_and_resize: {len(bboxes)} boxes but {len(inds)} instance indices')
     if len(inds) and (inds.min() < 0 or inds.max() >= num_masks):
-        raise IndexError(f'crop_and_resize: instance index {inds[(inds < 0) | (inds >= num_masks)][0]} out of range for {num_masks} masks')
+        raise IndexError(
+            f'crop_and_resize: instance index {inds[(inds < 0) | (inds >= num_masks)][0]} out of range '
+            f'for {num_masks} masks'
+        )
     return bboxes, inds
 
 # %% ../nbs/04_masks.ipynb #21022fe1
@@ -407,7 +438,9 @@ class PolygonMasks(BaseInstanceMasks):
                  height: int, width: int):
         self.height, self.width = int(height), int(width)
         if isinstance(masks, (dict, np.ndarray)) or not isinstance(masks, Sequence):
-            raise ValueError(f'PolygonMasks needs a list (per instance) of lists of polygons, got {type(masks).__name__}')
+            raise ValueError(
+                f'PolygonMasks needs a list (per instance) of lists of polygons, got {type(masks).__name__}'
+            )
         self.masks = [_check_instance(polygons, i) for i, polygons in enumerate(masks)]
 
     def __getitem__(self, index: Any) -> PolygonMasks:
@@ -428,7 +461,7 @@ class PolygonMasks(BaseInstanceMasks):
         return vertices, np.array([len(p) // 2 for p in polygons], int), np.array([len(i) for i in self.masks], int)
 
     def _moved(self, vertices: np.ndarray, height: int, width: int, clip: bool = False) -> PolygonMasks:
-        "The same polygons with new `vertices` (in `_vertices` order) in a `height` x `width` canvas, clipped to it or not."
+        "The same polygons with new `vertices` (in `_vertices` order) in a `height` x `width` canvas, clipped or not."
         _, num_vertices, num_polygons = self._vertices()
         if clip: vertices, num_vertices = clip_polygons(vertices, num_vertices, height, width)
         keep = np.ones(len(num_vertices), bool)  # clipping may leave polygons with no area (up to rounding): drop them
@@ -455,7 +488,8 @@ class PolygonMasks(BaseInstanceMasks):
 
     def pad(self, out_shape: tuple[int, int], pad_val: int = 0) -> PolygonMasks:
         h, w = _out_shape(out_shape)
-        if h < self.height or w < self.width: raise ValueError(f'cannot pad {self.height}x{self.width} masks to the smaller {h}x{w}')
+        if h < self.height or w < self.width:
+            raise ValueError(f'cannot pad {self.height}x{self.width} masks to the smaller {h}x{w}')
         return PolygonMasks(self.masks, h, w)  # padding adds pixels at the bottom and right: vertices stay
 
     def crop(self, bbox: Sequence[int]) -> PolygonMasks:
@@ -470,7 +504,8 @@ class PolygonMasks(BaseInstanceMasks):
                     interpolation: str = 'bilinear') -> PolygonMasks:
         h, w = _out_shape(out_shape)
         matrix = np.asarray(matrix, np.float64)
-        if matrix.shape not in ((2, 3), (3, 3)): raise ValueError(f'an affine matrix must be 2x3 or 3x3, got shape {matrix.shape}')
+        if matrix.shape not in ((2, 3), (3, 3)):
+            raise ValueError(f'an affine matrix must be 2x3 or 3x3, got shape {matrix.shape}')
         return self._moved(self._vertices()[0] @ matrix[:2, :2].T + matrix[:2, 2], h, w, clip=True)
 
     def crop_and_resize(self, bboxes: np.ndarray | torch.Tensor, out_shape: tuple[int, int],
@@ -509,9 +544,13 @@ class PolygonMasks(BaseInstanceMasks):
 def _check_instance(polygons: Any, index: int) -> list[np.ndarray]:
     "One instance's polygons as float64 arrays, or a `ValueError` naming the instance."
     if isinstance(polygons, dict):
-        raise ValueError(f'PolygonMasks: instance {index} is an RLE dict, not polygons: use `BitmapMasks.from_rle` or `ann_to_mask`')
+        raise ValueError(
+            f'PolygonMasks: instance {index} is an RLE dict, not polygons: use `BitmapMasks.from_rle` or `ann_to_mask`'
+        )
     if isinstance(polygons, (list, tuple, np.ndarray)) and len(polygons) and np.isscalar(polygons[0]):
-        raise ValueError(f'PolygonMasks: instance {index} is one flat polygon, not a list of polygons; wrap it: [polygon]')
+        raise ValueError(
+            f'PolygonMasks: instance {index} is one flat polygon, not a list of polygons; wrap it: [polygon]'
+        )
     if not isinstance(polygons, (list, tuple, np.ndarray)) or len(polygons) == 0:
         raise ValueError(f'PolygonMasks: instance {index} must be a non-empty list of polygons, got {polygons!r:.60}')
     return [check_polygon(p, f'PolygonMasks: instance {index}, polygon {j}') for j, p in enumerate(polygons)]

@@ -7,13 +7,13 @@ Docs: https://detnb.github.io/detnb/registry.html.md"""
 # %% ../nbs/01_registry.ipynb #6ebc43a7
 from __future__ import annotations
 import difflib, importlib, importlib.util, pkgutil, warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 # %% auto #0
 __all__ = ['MODELS', 'WEIGHT_INITIALIZERS', 'TASK_UTILS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS', 'FUNCTIONS', 'METRICS',
            'EVALUATOR', 'RUNNERS', 'LOOPS', 'HOOKS', 'OPTIMIZERS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
-           'PARAM_SCHEDULERS', 'LOG_PROCESSORS', 'VISUALIZERS', 'VISBACKENDS', 'Registry', 'import_submodules',
+           'PARAM_SCHEDULERS', 'LOG_PROCESSORS', 'VISUALIZERS', 'VISBACKENDS', 'import_submodules', 'Registry',
            'import_modules_from_strings', 'import_custom_modules']
 
 # %% ../nbs/01_registry.ipynb #7d515b3c
@@ -23,6 +23,16 @@ def _same_definition(a: Any, b: Any) -> bool:
     same_name = getattr(a, '__qualname__', None) == getattr(b, '__qualname__', None)
     modules = {getattr(a, '__module__', None), getattr(b, '__module__', None)}
     return same_name and (len(modules) == 1 or '__main__' in modules)
+
+# %% ../nbs/01_registry.ipynb #3d9b69d8
+def import_submodules(package: str) -> list[str]:
+    "Import `package` and, when it is a package, all its submodules; returns the names imported."
+    mod = importlib.import_module(package)
+    names = [package]
+    for info in pkgutil.walk_packages(getattr(mod, '__path__', []), prefix=package + '.'):
+        importlib.import_module(info.name)
+        names.append(info.name)
+    return names
 
 # %% ../nbs/01_registry.ipynb #97e76106
 class Registry:
@@ -47,7 +57,8 @@ class Registry:
         return f'Registry(name={self.name!r}, items=[{names}{more}])'
 
     def _register(self, obj: Any, name: str | list[str] | None, force: bool):
-        if not callable(obj): raise TypeError(f'{self.name} registry: only classes and functions can be registered, got {obj!r}')
+        if not callable(obj):
+            raise TypeError(f'{self.name} registry: only classes and functions can be registered, got {obj!r}')
         names = [obj.__name__] if name is None else [name] if isinstance(name, str) else list(name)
         for key in names:
             old = self._module_dict.get(key)
@@ -69,57 +80,47 @@ class Registry:
             return obj
         return decorator
 
-# %% ../nbs/01_registry.ipynb #3d9b69d8
-def import_submodules(package: str) -> list[str]:
-    "Import `package` and, when it is a package, all its submodules; returns the names imported."
-    mod = importlib.import_module(package)
-    names = [package]
-    for info in pkgutil.walk_packages(getattr(mod, '__path__', []), prefix=package + '.'):
-        importlib.import_module(info.name)
-        names.append(info.name)
-    return names
+    def remove(self, key: str) -> Any:
+        "Take `key` out of the registry and return what it named (a test undoing its registrations)."
+        if key not in self._module_dict: raise self.unknown_key_error(key)
+        return self._module_dict.pop(key)
 
-# %% ../nbs/01_registry.ipynb #e411e623
-def _import_locations(self: Registry):
-    if self._imported: return
-    self._imported = True
-    for location in self.locations: import_submodules(location)
+    def _import_locations(self) -> None:
+        if self._imported: return
+        self._imported = True
+        for location in self.locations: import_submodules(location)
 
-def _get(self: Registry, key: str) -> Any | None:
-    "The object registered as `key` (an optional `scope.` prefix is ignored), or None."
-    if self.scope and key.startswith(self.scope + '.'): key = key[len(self.scope) + 1:]
-    if key not in self._module_dict: self._import_locations()
-    return self._module_dict.get(key)
+    def get(self, key: str) -> Any | None:
+        "The object registered as `key` (an optional `scope.` prefix is ignored), or None."
+        if self.scope and key.startswith(self.scope + '.'): key = key[len(self.scope) + 1:]
+        if key not in self._module_dict: self._import_locations()
+        return self._module_dict.get(key)
 
-def _unknown(self: Registry, key: str) -> KeyError:
-    close = difflib.get_close_matches(key, self._module_dict, n=3, cutoff=0.6)
-    hint = f'; did you mean {", ".join(map(repr, close))}?' if close else ''
-    return KeyError(f'{key!r} is not in the {self.name} registry{hint}')
+    def unknown_key_error(self, key: str) -> KeyError:
+        "The error for a name that is not registered, naming this registry and the closest registered names."
+        close = difflib.get_close_matches(key, self._module_dict, n=3, cutoff=0.6)
+        hint = f'; did you mean {", ".join(map(repr, close))}?' if close else ''
+        return KeyError(f'{key!r} is not in the {self.name} registry{hint}')
 
-Registry._import_locations, Registry.get, Registry._unknown = _import_locations, _get, _unknown
-
-# %% ../nbs/01_registry.ipynb #a37f58ec
-def _build(self: Registry,
-           cfg: Mapping,  # `dict(type=..., **kwargs)`
-           **default_args) -> Any:  # keyword arguments used where `cfg` does not give them
-    "Build the object that `cfg` describes: `cfg['type'](**cfg_without_type)` with `default_args` as defaults."
-    if not isinstance(cfg, Mapping):
-        raise TypeError(f'{self.name} registry: a config must be a dict, got {type(cfg).__name__}: {cfg!r}')
-    args = {**default_args, **cfg}
-    if 'type' not in args:
-        raise KeyError(f'{self.name} registry: the config has no "type" key: {dict(cfg)!r}')
-    obj_type = args.pop('type')
-    if isinstance(obj_type, str):
-        obj_cls = self.get(obj_type)
-        if obj_cls is None: raise self._unknown(obj_type)
-    elif callable(obj_type): obj_cls = obj_type
-    else: raise TypeError(f'{self.name} registry: "type" must be a name or a class, got {obj_type!r}')
-    try: return obj_cls(**args)
-    except TypeError as e:
-        name = getattr(obj_cls, '__name__', repr(obj_cls))
-        raise TypeError(f'{self.name} registry: building {name} failed: {e}') from e
-
-Registry.build = _build
+    def build(self,
+              cfg: Mapping,  # `dict(type=..., **kwargs)`
+              **default_args) -> Any:  # keyword arguments used where `cfg` does not give them
+        "Build the object that `cfg` describes: `cfg['type'](**cfg_without_type)` with `default_args` as defaults."
+        if not isinstance(cfg, Mapping):
+            raise TypeError(f'{self.name} registry: a config must be a dict, got {type(cfg).__name__}: {cfg!r}')
+        args = {**default_args, **cfg}
+        if 'type' not in args:
+            raise KeyError(f'{self.name} registry: the config has no "type" key: {dict(cfg)!r}')
+        obj_type = args.pop('type')
+        if isinstance(obj_type, str):
+            obj_cls = self.get(obj_type)
+            if obj_cls is None: raise self.unknown_key_error(obj_type)
+        elif callable(obj_type): obj_cls = obj_type
+        else: raise TypeError(f'{self.name} registry: "type" must be a name or a class, got {obj_type!r}')
+        try: return obj_cls(**args)
+        except TypeError as e:
+            name = getattr(obj_cls, '__name__', repr(obj_cls))
+            raise TypeError(f'{self.name} registry: building {name} failed: {e}') from e
 
 # %% ../nbs/01_registry.ipynb #04729de1
 def _existing(*packages: str) -> list[str]:

@@ -251,7 +251,11 @@ class InstanceData(BaseDataElement):
     def _index(self, item: Any) -> slice | torch.Tensor:
         "Normalise an index into a slice or a 1-D long tensor of positions."
         n = len(self)
-        if isinstance(item, torch.Tensor) and item.dim() == 0 and not (item.is_floating_point() or item.dtype == torch.bool):
+        if (
+            isinstance(item, torch.Tensor)
+            and item.dim() == 0
+            and not (item.is_floating_point() or item.dtype == torch.bool)
+        ):
             item = int(item)
         if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
             if not -n <= item < n: raise IndexError(f'index {item} is out of range for {n} instances')
@@ -320,7 +324,8 @@ class PixelData(BaseDataElement):
         crop = []
         for axis, (index, size) in enumerate(zip(item, self.shape or (0, 0))):
             if isinstance(index, (int, np.integer)):
-                if not -size <= index < size: raise IndexError(f'index {index} out of range for size {size} (axis {axis})')
+                if not -size <= index < size:
+                    raise IndexError(f'index {index} out of range for size {size} (axis {axis})')
                 index = slice(index, int(index) + 1 or None)
             elif not isinstance(index, slice):
                 raise TypeError(f'PixelData index must be an int or a slice, got {type(index).__name__}')

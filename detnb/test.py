@@ -7,28 +7,29 @@ Docs: https://detnb.github.io/detnb/test.html.md"""
 # %% ../nbs/87_test.ipynb #772a5744
 from __future__ import annotations
 import argparse, os, sys
-from .cli import command
 from .train import load_config
 
 # %% auto #0
-__all__ = ['add_test_arguments', 'test_config', 'run_test']
+__all__ = ['add_test_arguments', 'test_config', 'run_test', 'main']
 
 # %% ../nbs/87_test.ipynb #51974579
-@command('test', help='evaluate a trained detector on the test set of a config')
 def add_test_arguments(p: argparse.ArgumentParser) -> None:
     "The options of `detnb test` (those of MMDetection's tools/test.py)."
     p.add_argument('config', help='config file path, or detnb::name for a config shipped in the package')
     p.add_argument('checkpoint', help='checkpoint file (or http(s) URL) whose weights are tested')
     p.add_argument('--work-dir', help='folder for the logs and metrics (default: ./work_dirs/<config name>)')
-    p.add_argument('--out', metavar='RESULTS.pkl', help='also write the predictions of every image to this pickle file')
+    p.add_argument('--out', metavar='RESULTS.pkl',
+                   help='also write the predictions of every image to this pickle file')
     p.add_argument('--show', action='store_true', help='show the predictions of each image in a window')
     p.add_argument('--show-dir', metavar='DIR', help='draw the predictions on the images and save them in DIR')
     p.add_argument('--wait-time', type=float, default=2, help='seconds between images with --show')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='override config keys, e.g. test_dataloader.batch_size=4')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default=None,
-                   help="job launcher: 'pytorch' under torchrun (the default when torchrun's variables are set), else 'none'")
-    p.add_argument('--tta', action='store_true', help="test-time augmentation with the config's tta_model and tta_pipeline")
+                   help="job launcher: 'pytorch' under torchrun (the default when torchrun's variables are set), "
+                        "else 'none'")
+    p.add_argument('--tta', action='store_true',
+                   help="test-time augmentation with the config's tta_model and tta_pipeline")
     p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
 
 # %% ../nbs/87_test.ipynb #20dc2579
@@ -45,8 +46,11 @@ def test_config(args: argparse.Namespace):
         if args.show: hook['show'], hook['wait_time'] = True, args.wait_time
         if args.show_dir: hook['test_out_dir'] = args.show_dir
     if args.tta:
-        missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
-        if missing: raise KeyError(f'--tta: the config has no {" and no ".join(missing)} (seed, chapter 3.4.4)')
+        missing = [k for k in ('tta_model', 'tta_pipeline') if not cfg.get(k)]
+        if missing:
+            raise KeyError(f'--tta: the config has no {" and no ".join(missing)}: tta_model wraps the model, '
+                           'tta_pipeline (with a TestTimeAug step) replaces the test pipeline; see "Test Time '
+                           'Augmentation" in https://mmdetection.readthedocs.io/en/latest/user_guides/test.html')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
@@ -56,7 +60,6 @@ def test_config(args: argparse.Namespace):
         cfg.test_evaluator = [*metrics, dict(type='DumpDetResults', out_file_path=args.out)]
     return cfg
 
-@add_test_arguments.runs
 def run_test(args: argparse.Namespace) -> int:
     "`detnb test`: build a runner from the config and test the checkpoint."
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -66,7 +69,12 @@ def run_test(args: argparse.Namespace) -> int:
     finally: close_dist()
     return 0
 
+def main(argv: list[str] | None = None) -> int:
+    "`python -m detnb.test ARGS` (also under torchrun): parse `argv` (default: the process's arguments) and test."
+    parser = argparse.ArgumentParser(prog='detnb test',
+                                     description='evaluate a trained detector on the test set of a config')
+    add_test_arguments(parser)
+    return run_test(parser.parse_args(argv))
+
 # %% ../nbs/87_test.ipynb #0889bdc2
-if __name__ == '__main__':
-    from detnb.cli import main
-    sys.exit(main(['test', *sys.argv[1:]]))
+if __name__ == '__main__': sys.exit(main())

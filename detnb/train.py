@@ -8,26 +8,28 @@ Docs: https://detnb.github.io/detnb/train.html.md"""
 from __future__ import annotations
 import argparse, os, sys
 from pathlib import Path
-from .cli import command
 
 # %% auto #0
-__all__ = ['add_train_arguments', 'default_launcher', 'load_config', 'train_config', 'run_train']
+__all__ = ['add_train_arguments', 'default_launcher', 'load_config', 'train_config', 'run_train', 'main']
 
 # %% ../nbs/86_train.ipynb #9bd95ce5
-@command('train', help='train a detector from a config file')
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     "The options of `detnb train` (those of MMDetection's tools/train.py)."
     p.add_argument('config', help='config file path, or detnb::name for a config shipped in the package')
-    p.add_argument('--work-dir', help='folder for checkpoints and logs (default: the config\'s work_dir, else ./work_dirs/<config name>)')
+    p.add_argument('--work-dir', help="folder for checkpoints and logs "
+                                      "(default: the config's work_dir, else ./work_dirs/<config name>)")
     p.add_argument('--amp', action='store_true', help='train with automatic mixed precision')
-    p.add_argument('--auto-scale-lr', action='store_true', help='scale the learning rate by the real batch size over auto_scale_lr.base_batch_size')
+    p.add_argument('--auto-scale-lr', action='store_true',
+                   help='scale the learning rate by the real batch size over auto_scale_lr.base_batch_size')
     p.add_argument('--resume', nargs='?', const='auto', metavar='CHECKPOINT',
                    help='resume from CHECKPOINT, or, without a value, from the latest checkpoint in the work folder')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='override config keys, e.g. train_cfg.max_epochs=24 optim_wrapper.optimizer.lr=0.01')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default=None,
-                   help="job launcher: 'pytorch' under torchrun (the default when torchrun's variables are set), else 'none'")
-    p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)  # torch.distributed.launch
+                   help="job launcher: 'pytorch' under torchrun (the default when torchrun's variables are set), "
+                        "else 'none'")
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                   help=argparse.SUPPRESS)  # set by torch.distributed.launch
 
 # %% ../nbs/86_train.ipynb #c86142e1
 def default_launcher(launcher: str | None) -> str:
@@ -56,17 +58,17 @@ def train_config(args: argparse.Namespace):
             wrapper['type'] = 'AmpOptimWrapper'
             wrapper.setdefault('loss_scale', 'dynamic')
         elif wrapper['type'] != 'AmpOptimWrapper':
-            raise ValueError(f'--amp: optim_wrapper.type is {wrapper["type"]!r}; only OptimWrapper can be switched to AmpOptimWrapper')
+            raise ValueError(f'--amp: optim_wrapper.type is {wrapper["type"]!r}; '
+                             'only OptimWrapper can be switched to AmpOptimWrapper')
     if args.auto_scale_lr:
         if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
-            raise KeyError(f'--auto-scale-lr: {args.config} has no auto_scale_lr.base_batch_size '
-                           '(the batch size its learning rate was set for, e.g. auto_scale_lr = dict(base_batch_size=16))')
+            raise KeyError(f'--auto-scale-lr: {args.config} has no auto_scale_lr.base_batch_size (the batch size '
+                           'its learning rate was set for, e.g. auto_scale_lr = dict(base_batch_size=16))')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto': cfg.resume, cfg.load_from = True, None
     elif args.resume is not None: cfg.resume, cfg.load_from = True, args.resume
     return cfg
 
-@add_train_arguments.runs
 def run_train(args: argparse.Namespace) -> int:
     "`detnb train`: build a runner from the config and train."
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -76,7 +78,11 @@ def run_train(args: argparse.Namespace) -> int:
     finally: close_dist()
     return 0
 
+def main(argv: list[str] | None = None) -> int:
+    "`python -m detnb.train ARGS` (also under torchrun): parse `argv` (default: the process's arguments) and train."
+    parser = argparse.ArgumentParser(prog='detnb train', description='train a detector from a config file')
+    add_train_arguments(parser)
+    return run_train(parser.parse_args(argv))
+
 # %% ../nbs/86_train.ipynb #ea62a0bf
-if __name__ == '__main__':
-    from detnb.cli import main
-    sys.exit(main(['train', *sys.argv[1:]]))
+if __name__ == '__main__': sys.exit(main())

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import torch
 
-TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))
-from engine_toys import write_config  # noqa: E402
+from detnb.testing.toys import write_toy_config
+
+TESTS = Path(__file__).resolve().parent  # holds engine_toys, which the configs import
 
 
 def free_port() -> int:
@@ -30,8 +30,11 @@ def val_metrics(work_dir):
 
 def test_two_gloo_processes_equal_one_process(tmp_path):
     # no dropout, no augmentation noise: the two runs differ only in how the global batch of 4 is split
-    config = write_config(tmp_path / 'toy_ddp.py', dropout=0.0, noise=0.0,
-                          train_cfg="dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=1)")
+    train_loader = dict(batch_size=4, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=True),
+                        dataset=dict(type='ToyLine', noise=0.0))
+    config = write_toy_config(tmp_path / 'toy_ddp.py', ['engine_toys'], model=dict(type='ToyLineModel', dropout=0.0),
+                              train_dataloader=train_loader, env_cfg=dict(dist_cfg=dict(backend='nccl')),
+                              train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=1))
     single = train([sys.executable, '-m', 'detnb.train', str(config)], tmp_path / 'single')
     double = train([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_addr=127.0.0.1',
                     f'--master_port={free_port()}', '-m', 'detnb.train', str(config)], tmp_path / 'double',
@@ -45,7 +48,8 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
     assert a['meta']['iter'] == b['meta']['iter'] == 6
     for key in a['state_dict']:
         torch.testing.assert_close(b['state_dict'][key], a['state_dict'][key], rtol=0, atol=1e-5)
-    assert not torch.equal(a['state_dict']['linear.weight'], torch.load(tmp_path / 'single' / 'epoch_1.pth', weights_only=True)['state_dict']['linear.weight'])
+    first = torch.load(tmp_path / 'single' / 'epoch_1.pth', weights_only=True)
+    assert not torch.equal(a['state_dict']['linear.weight'], first['state_dict']['linear.weight'])
     assert len(b['rng_state']) == 2  # one random state per process
     mae_single, n_single = val_metrics(tmp_path / 'single')
     mae_double, n_double = val_metrics(tmp_path / 'double')

@@ -5,7 +5,6 @@ import torch
 
 from detnb.config import Config, package_configs_dir
 from detnb.registry import DATASETS, MODELS
-from conftest import ROOT
 
 CONFIGS = sorted(str(p.relative_to(package_configs_dir())) for p in package_configs_dir().rglob('*.py')
                  if '_base_' not in p.parts and p.name != '__init__.py')
@@ -34,9 +33,12 @@ def test_config_builds_and_runs(name):
 
 
 @pytest.mark.parametrize('name', [c for c in DENSE if c.endswith('_bccd.py')])
-def test_bccd_datasets_build(name, shared_data, monkeypatch):
-    monkeypatch.chdir(ROOT)  # the configs' data_root is relative to the repository root
+def test_bccd_datasets_build(name, shared_data):
+    bccd = shared_data / 'bccd' / 'BCCD'
+    if not (bccd / 'ImageSets' / 'Main' / 'train.txt').is_file(): pytest.skip(f'BCCD not found at {bccd}')
     cfg = Config.fromfile(f'detnb::{name}')
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):  # the config says data/BCCD/: point it at ours
+        loader.dataset.data_root = f'{bccd}/'
     train = DATASETS.build(cfg.train_dataloader.dataset)
     val = DATASETS.build(cfg.val_dataloader.dataset)
     assert len(train) > 100 and len(val) > 50

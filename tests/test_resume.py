@@ -11,18 +11,29 @@ from pathlib import Path
 
 import torch
 
-TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))
-from engine_toys import write_config  # noqa: E402
+from detnb.testing.toys import write_toy_config
 
-TRAIN_CFG = "dict(type='EpochBasedTrainLoop', max_epochs=6, val_interval=2)"
-CHECKPOINT = "dict(type='CheckpointHook', interval=2, by_epoch=False, max_keep_ckpts=3)"
-HOOKS = "[dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.01, priority=49), dict(type='SlowIterations', seconds=0.02), dict(type='KillSwitch', priority='LOWEST')]"
+TESTS = Path(__file__).resolve().parent  # holds engine_toys, which the configs import
+
+RUN = dict(  # the keys of the toy config that this test changes
+    train_dataloader=dict(batch_size=4, num_workers=2, persistent_workers=False, dataset=dict(type='ToyLine'),
+                          sampler=dict(type='DefaultSampler', shuffle=True)),
+    train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=6, val_interval=2),
+    optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4)),
+    param_scheduler=[dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
+                     dict(type='MultiStepLR', by_epoch=True, milestones=[4], gamma=0.1)],
+    default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False, max_keep_ckpts=3),
+                       logger=dict(type='LoggerHook', interval=1)),
+    custom_hooks=[dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.01, priority=49),
+                  dict(type='SlowIterations', seconds=0.02), dict(type='KillSwitch', priority='LOWEST')],
+    env_cfg=dict(mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0)),
+    randomness=dict(seed=2024))
 LAST = 'iter_18.pth'
 
 
 def start(config, work_dir, log, resume=False, **env):
-    command = [sys.executable, '-m', 'detnb.train', str(config), '--work-dir', str(work_dir)] + (['--resume'] if resume else [])
+    command = [sys.executable, '-m', 'detnb.train', str(config), '--work-dir', str(work_dir)]
+    command += ['--resume'] if resume else []
     environment = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(TESTS), os.environ.get('PYTHONPATH', '')]),
                    **{k: str(v) for k, v in env.items()}}
     # output to a file, not a pipe: orphaned dataloader workers of a killed run must not hold the test up
@@ -52,7 +63,7 @@ def assert_same_state(a, b, where=''):
 
 
 def test_sigkill_and_resume_is_bitwise_exact(tmp_path):
-    config = write_config(tmp_path / 'toy_resume.py', num_workers=2, train_cfg=TRAIN_CFG, checkpoint=CHECKPOINT, custom_hooks=HOOKS)
+    config = write_toy_config(tmp_path / 'toy_resume.py', ['engine_toys'], **RUN)
     rng = random.Random()
     kill_iter, kill_save, kill_delay = rng.randint(3, 9), rng.randint(2, 3), rng.uniform(0.0, 0.3)
     plan = f'kill after iteration {kill_iter}, in checkpoint write {kill_save}, {kill_delay:.2f} s after the next start'
@@ -73,7 +84,8 @@ def test_sigkill_and_resume_is_bitwise_exact(tmp_path):
     process = start(config, work, log, resume=True)
     log_file = tmp_path / 'log.txt'
     deadline = time.time() + 120
-    while 'Epoch(train)' not in log_file.read_text()[-4000:] and process.poll() is None and time.time() < deadline: time.sleep(0.05)
+    while 'Epoch(train)' not in log_file.read_text()[-4000:] and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
     time.sleep(kill_delay)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)

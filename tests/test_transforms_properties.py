@@ -7,7 +7,6 @@ aligned; `homography_matrix` maps the original boxes onto the transformed ones; 
 keeps boxes, labels, flags and masks together. Instances carry their original index as label, so that
 alignment can be checked after instances are dropped.
 """
-import warnings
 
 import numpy as np
 import pytest
@@ -36,9 +35,16 @@ def make_sample(seed: int, n: int, h: int, w: int, polygons: bool) -> dict:
     polys = [[np.stack([centre[i, 0] + radius[i, 0] * np.cos(t), centre[i, 1] + radius[i, 1] * np.sin(t)], 1).ravel()]
              for i in range(n)]
     masks = PolygonMasks(polys, h, w)
-    return dict(img=rng.integers(0, 255, (h, w, 3), dtype=np.uint8), img_shape=(h, w), ori_shape=(h, w),
-                gt_bboxes=boxes, gt_bboxes_labels=np.arange(n, dtype=np.int64), gt_ignore_flags=rng.random(n) < 0.2,
-                gt_masks=masks if polygons else masks.to_bitmap(), gt_seg_map=rng.integers(0, 4, (h, w), dtype=np.uint8))
+    return dict(
+        img=rng.integers(0, 255, (h, w, 3), dtype=np.uint8),
+        img_shape=(h, w),
+        ori_shape=(h, w),
+        gt_bboxes=boxes,
+        gt_bboxes_labels=np.arange(n, dtype=np.int64),
+        gt_ignore_flags=rng.random(n) < 0.2,
+        gt_masks=masks if polygons else masks.to_bitmap(),
+        gt_seg_map=rng.integers(0, 4, (h, w), dtype=np.uint8),
+    )
 
 
 samples = st.builds(make_sample, seed=st.integers(0, 2**31 - 1), n=st.integers(0, 8), h=st.integers(12, 90),
@@ -143,7 +149,9 @@ def test_resize_then_inverse_resize(sample, size, keep_ratio):
 @given(sample=samples, min_wh=st.tuples(st.floats(0, 30), st.floats(0, 30)), min_area=st.integers(1, 200),
        by_mask=st.booleans())
 def test_filter_annotations_keeps_instances_aligned(sample, min_wh, min_area, by_mask):
-    out = FilterAnnotations(min_gt_bbox_wh=min_wh, min_gt_mask_area=min_area, by_mask=by_mask, keep_empty=False)(dict(sample))
+    out = FilterAnnotations(min_gt_bbox_wh=min_wh, min_gt_mask_area=min_area, by_mask=by_mask, keep_empty=False)(
+        dict(sample)
+    )
     kept = out['gt_bboxes_labels']
     wh = sample['gt_bboxes'][:, 2:] - sample['gt_bboxes'][:, :2]
     expected = (wh[:, 0] > min_wh[0]) & (wh[:, 1] > min_wh[1])
@@ -163,5 +171,7 @@ def test_chain_homography(sample, seed):
              RandomAffine(max_rotate_degree=20, bbox_clip_border=False)]
     r = dict(sample)
     for step in steps: r = step(r)
-    unclipped = bbox_project(torch.from_numpy(sample['gt_bboxes'][r['gt_bboxes_labels']]), r['homography_matrix']).numpy()
+    unclipped = bbox_project(
+        torch.from_numpy(sample['gt_bboxes'][r['gt_bboxes_labels']]), r['homography_matrix']
+    ).numpy()
     np.testing.assert_allclose(unclipped, r['gt_bboxes'], atol=1e-2)

@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
-from ..cli import command
 from ..config import Config
 from ..datasets.class_names import get_classes, get_palette
 from ..datasets.transforms.loading import Compose, LoadImageFromFile, imread
@@ -27,7 +26,8 @@ import detnb.visualization.visualizer  # registers DetLocalVisualizer, which VIS
 
 # %% auto #0
 __all__ = ['ImageInput', 'IMAGE_EXTENSIONS', 'LoadImageFromNDArray', 'build_test_pipeline', 'init_detector', 'inference_detector',
-           'collect_inputs', 'pred_to_dict', 'DetInferencer', 'video_demo']
+           'collect_inputs', 'pred_to_dict', 'DetInferencer', 'video_demo', 'add_infer_arguments', 'run_infer',
+           'add_video_arguments', 'run_video']
 
 # %% ../../nbs/apis/00_inference.ipynb #f2f45fd4
 @TRANSFORMS.register_module()
@@ -36,8 +36,8 @@ class LoadImageFromNDArray(LoadImageFromFile):
     def transform(self, results: dict) -> dict:
         img = results.get('img')
         if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
-            raise TypeError(f'LoadImageFromNDArray needs results["img"] to be an H x W (x C) array, got {type(img).__name__}'
-                            + (f' of shape {img.shape}' if isinstance(img, np.ndarray) else ''))
+            raise TypeError('LoadImageFromNDArray needs results["img"] to be an H x W (x C) array, got '
+                            f'{type(img).__name__}' + (f' of shape {img.shape}' if isinstance(img, np.ndarray) else ''))
         if self.to_float32: img = img.astype(np.float32)
         results['img'] = img
         results.setdefault('img_path', None)
@@ -54,7 +54,8 @@ def build_test_pipeline(cfg: Mapping,  # a full config with `test_dataloader.dat
     "The config's test pipeline, built; for arrays, `LoadImageFromFile` is replaced by `LoadImageFromNDArray`."
     try: steps = copy.deepcopy(list(cfg['test_dataloader']['dataset']['pipeline']))
     except (KeyError, TypeError):
-        raise KeyError('the config has no test_dataloader.dataset.pipeline: inference needs the test pipeline') from None
+        raise KeyError('the config has no test_dataloader.dataset.pipeline: '
+                       'inference needs the test pipeline') from None
     if from_ndarray:
         loaders = [i for i, s in enumerate(steps) if _is_loader(s)]
         if not loaders: raise ValueError('the test pipeline has no LoadImageFromFile step to replace for array inputs')
@@ -83,7 +84,7 @@ def init_detector(config: str | os.PathLike | Config,  # config file, `detnb::` 
                   checkpoint: str | os.PathLike | None = None,  # weights (a file or URL); None: as initialized
                   device: str | torch.device = 'cpu',
                   cfg_options: Mapping | None = None,  # overrides, e.g. `{'model.test_cfg.score_thr': 0.1}`
-                  palette: str | Sequence = 'none',  # 'none': the checkpoint's; else a dataset name, 'random' or colours
+                  palette: str | Sequence = 'none',  # 'none': the checkpoint's; a dataset name, 'random', colours
                  ) -> nn.Module:
     "Build the detector of `config`, load `checkpoint` and its `dataset_meta`; eval mode, on `device`."
     cfg = _as_config(config)
@@ -134,7 +135,8 @@ def inference_detector(model: nn.Module,  # from `init_detector` (has `cfg`)
         packed = []
         for i, img in enumerate(items[start:start + batch_size], start):
             array = isinstance(img, np.ndarray)
-            packed.append(pipeline(array)(dict(img=img, img_id=i) if array else dict(img_path=os.fspath(img), img_id=i)))
+            inputs = dict(img=img, img_id=i) if array else dict(img_path=os.fspath(img), img_id=i)
+            packed.append(pipeline(array)(inputs))
         batch = dict(inputs=[p['inputs'] for p in packed], data_samples=[p['data_samples'] for p in packed])
         with torch.no_grad(): results.extend(model.test_step(batch))
     return results[0] if single else results
@@ -169,25 +171,29 @@ def pred_to_dict(sample: DetDataSample) -> dict:
     pred = sample.pred_instances
     out = dict(labels=pred.labels.tolist(), scores=pred.scores.tolist(), bboxes=pred.bboxes.tolist())
     if 'masks' in pred:
-        out['masks'] = encode_rle(np.asarray(pred.masks.detach().cpu() if isinstance(pred.masks, torch.Tensor) else pred.masks, np.uint8))
+        masks = pred.masks.detach().cpu() if isinstance(pred.masks, torch.Tensor) else pred.masks
+        out['masks'] = encode_rle(np.asarray(masks, np.uint8))
     return out
 
 # %% ../../nbs/apis/00_inference.ipynb #60c03c31
 class DetInferencer:
     "Detect objects in images, folders or arrays; write drawn images and JSON predictions."
     def __init__(self,
-                 model: str | os.PathLike | Config | nn.Module,  # a config (path, `detnb::` name, Config) or a model from `init_detector`
+                 model: str | os.PathLike | Config | nn.Module,  # a config (path, `detnb::` name, Config) or a model
+                                                                 # from `init_detector`
                  weights: str | os.PathLike | None = None,  # checkpoint for a config
                  device: str | torch.device = 'cpu',
                  palette: str | Sequence = 'none',
                  show_progress: bool = True):
         if isinstance(model, nn.Module):
-            if weights is not None: raise ValueError('DetInferencer: weights are for a config; a model comes with its own')
-            if not hasattr(model, 'cfg'): raise ValueError('DetInferencer: the model has no cfg; build it with init_detector')
+            if weights is not None:
+                raise ValueError('DetInferencer: weights are for a config; a model comes with its own')
+            if not hasattr(model, 'cfg'):
+                raise ValueError('DetInferencer: the model has no cfg; build it with init_detector')
             self.model = model
         else: self.model = init_detector(model, weights, device, palette=palette)
         vis_cfg = dict(self.model.cfg.get('visualizer') or dict(type='DetLocalVisualizer'))
-        self.visualizer = VISUALIZERS.build({**vis_cfg, 'vis_backends': None})  # images go to out_dir/vis, not to backends
+        self.visualizer = VISUALIZERS.build({**vis_cfg, 'vis_backends': None})  # images go to out_dir/vis only
         self.visualizer.dataset_meta = self.model.dataset_meta
         self.show_progress = show_progress
 
@@ -240,14 +246,16 @@ def video_demo(video: str | os.PathLike,  # a video file OpenCV can read
                show: bool = False,
                wait_time: float = 0.001,  # seconds each shown frame stays
                show_progress: bool = True) -> int:
-    "Detect objects in every frame of `video`, write the drawn frames to `out` and/or show them; returns the frame count."
+    "Detect objects in every frame of `video`, write the drawn frames to `out` and/or show them; returns the count."
     if out is None and not show: raise ValueError('video_demo: give out= (a file for the drawn video) or show=True')
     if out is not None and Path(out).suffix.lower() not in _FOURCC:
         raise ValueError(f'video_demo: cannot write {out}: use one of {", ".join(_FOURCC)}')
     cap = cv2.VideoCapture(os.fspath(video))
-    if not cap.isOpened(): raise FileNotFoundError(f'cannot open video {video} (missing, or a format OpenCV cannot read)')
+    if not cap.isOpened():
+        raise FileNotFoundError(f'cannot open video {video} (missing, or a format OpenCV cannot read)')
     pipeline = build_test_pipeline(model.cfg, from_ndarray=True)
-    visualizer = VISUALIZERS.build({**dict(model.cfg.get('visualizer') or dict(type='DetLocalVisualizer')), 'vis_backends': None})
+    vis_cfg = dict(model.cfg.get('visualizer') or dict(type='DetLocalVisualizer'))
+    visualizer = VISUALIZERS.build({**vis_cfg, 'vis_backends': None})
     visualizer.dataset_meta = model.dataset_meta
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -276,8 +284,8 @@ def video_demo(video: str | os.PathLike,  # a video file OpenCV can read
     return frames
 
 # %% ../../nbs/apis/00_inference.ipynb #5127a865
-@command('infer', help='detect objects in an image or a folder of images; save drawn images and JSON predictions')
-def _infer_args(p: argparse.ArgumentParser):
+def add_infer_arguments(p: argparse.ArgumentParser) -> None:
+    "The options of `detnb infer` (those of MMDetection's demo/image_demo.py)."
     p.add_argument('inputs', help='an image file or a folder of images (searched recursively)')
     p.add_argument('config', help='config file path, or detnb::name')
     p.add_argument('--weights', default=None, help='checkpoint file or URL')
@@ -285,27 +293,29 @@ def _infer_args(p: argparse.ArgumentParser):
     p.add_argument('--pred-score-thr', type=float, default=0.3, help='draw predictions above this score')
     p.add_argument('--out-dir', default='outputs', help='writes OUT_DIR/vis/ and OUT_DIR/preds/')
     p.add_argument('--batch-size', type=int, default=1)
-    p.add_argument('--palette', default='none', help="'none' (the checkpoint's), 'random', or a dataset name such as 'coco'")
+    p.add_argument('--palette', default='none',
+                   help="'none' (the checkpoint's), 'random', or a dataset name such as 'coco'")
     p.add_argument('--show', action='store_true', help='display each drawn image')
     p.add_argument('--no-save-vis', action='store_true', help='do not write drawn images')
     p.add_argument('--no-save-pred', action='store_true', help='do not write JSON predictions')
     p.add_argument('--print-result', action='store_true')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE', help='override config keys')
 
-@_infer_args.runs
-def _infer(args: argparse.Namespace) -> int:
+def run_infer(args: argparse.Namespace) -> int:
+    "`detnb infer`: detect objects in the inputs with `DetInferencer`; say where the results are."
     cfg = Config.fromfile(args.config)
     if args.cfg_options: cfg.merge_from_arg_list(args.cfg_options)
     inferencer = DetInferencer(cfg, args.weights, device=args.device, palette=args.palette)
     result = inferencer(args.inputs, out_dir=args.out_dir, pred_score_thr=args.pred_score_thr, show=args.show,
                         batch_size=args.batch_size, no_save_vis=args.no_save_vis, no_save_pred=args.no_save_pred,
                         print_result=args.print_result)
-    written = [f'{args.out_dir}/{d}' for d, skip in (('vis', args.no_save_vis), ('preds', args.no_save_pred)) if not skip]
+    kept = (('vis', args.no_save_vis), ('preds', args.no_save_pred))
+    written = [f'{args.out_dir}/{d}' for d, skip in kept if not skip]
     print(f"{len(result['predictions'])} images" + (f"; results in {', '.join(written)}" if written else ''))
     return 0
 
-@command('video', help='detect objects in every frame of a video and write (or show) the drawn video')
-def _video_args(p: argparse.ArgumentParser):
+def add_video_arguments(p: argparse.ArgumentParser) -> None:
+    "The options of `detnb video` (those of MMDetection's demo/video_demo.py)."
     p.add_argument('video', help='the input video file')
     p.add_argument('config', help='config file path, or detnb::name')
     p.add_argument('checkpoint', help='checkpoint file or URL')
@@ -315,12 +325,13 @@ def _video_args(p: argparse.ArgumentParser):
     p.add_argument('--show', action='store_true', help='show the frames in a window')
     p.add_argument('--wait-time', type=float, default=0.001, help='seconds each shown frame stays')
 
-@_video_args.runs
-def _video(args: argparse.Namespace) -> int:
+def run_video(args: argparse.Namespace) -> int:
+    "`detnb video`: detect objects in every frame with `video_demo`; 2 when there is nothing to write or show."
     if args.out is None and not args.show:
         print('detnb video: give --out FILE to write the drawn video, or --show to display it', file=sys.stderr)
         return 2
     model = init_detector(args.config, args.checkpoint, device=args.device)
-    frames = video_demo(args.video, model, out=args.out, score_thr=args.score_thr, show=args.show, wait_time=args.wait_time)
+    frames = video_demo(args.video, model, out=args.out, score_thr=args.score_thr, show=args.show,
+                        wait_time=args.wait_time)
     print(f'{frames} frames' + (f' written to {args.out}' if args.out else ''))
     return 0

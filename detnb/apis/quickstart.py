@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from ..cli import command
 from ..config import Config
 from ..datasets.shapes import make_shapes_dataset
 from ..engine.checkpoint import atomic_write_text, find_latest_checkpoint
@@ -21,7 +20,7 @@ from ..visualization.visualizer import DetLocalVisualizer, imwrite
 
 # %% auto #0
 __all__ = ['QUICKSTART_CONFIG', 'GOAL_MAP', 'GOAL_SECONDS', 'compress_schedule', 'prepare_config', 'draw_predictions',
-           'format_summary', 'quickstart']
+           'format_summary', 'quickstart', 'add_quickstart_arguments', 'run_quickstart']
 
 # %% ../../nbs/apis/02_quickstart.ipynb #c00c213d
 QUICKSTART_CONFIG = 'detnb::quickstart/fcos_r18_shapes.py'
@@ -33,14 +32,16 @@ def compress_schedule(cfg: Config, max_epochs: int) -> Config:
     if max_epochs < 1: raise ValueError(f'max_epochs must be at least 1, got {max_epochs}')
     old = cfg.train_cfg.get('max_epochs')
     if old is None: raise KeyError(f'train_cfg has no max_epochs (an iteration-based loop?): {dict(cfg.train_cfg)}')
-    scale = lambda epoch: max(0, round(epoch * max_epochs / old)) if epoch <= old else epoch  # a bound past the end stays
+    def scale(epoch: int) -> int:  # a bound past the end of training stays
+        return max(0, round(epoch * max_epochs / old)) if epoch <= old else epoch
     schedulers = cfg.get('param_scheduler') or []
     for scheduler in [schedulers] if isinstance(schedulers, Mapping) else schedulers:
         if not scheduler.get('by_epoch', True): continue
         for key in ('begin', 'end', 'T_max'):
             if key in scheduler: scheduler[key] = scale(scheduler[key])
         if 'milestones' in scheduler: scheduler['milestones'] = [scale(m) for m in scheduler['milestones']]
-        if 'end' in scheduler and scheduler['end'] <= scheduler.get('begin', 0): scheduler['end'] = scheduler.get('begin', 0) + 1
+        begin = scheduler.get('begin', 0)
+        if 'end' in scheduler and scheduler['end'] <= begin: scheduler['end'] = begin + 1
     cfg.train_cfg.max_epochs = max_epochs
     cfg.train_cfg.val_interval = min(cfg.train_cfg.get('val_interval', 1), max_epochs)
     return cfg
@@ -75,7 +76,7 @@ def draw_predictions(model: torch.nn.Module,  # from `init_detector`
                      num_images: int = 4,
                      score_thr: float = 0.3,  # predictions scoring at most this are not drawn
                      min_side: int = 256) -> np.ndarray:  # images smaller than this are drawn enlarged
-    "Ground truth (left) and predictions (right) of the first `num_images` images of `dataset`, one row each; written to `out_file`."
+    "Ground truth (left) and predictions (right) of the first `num_images` images, one row each, written to `out_file`."
     from detnb.apis.inference import inference_detector
     infos = [dataset.get_data_info(i) for i in range(min(num_images, len(dataset)))]
     if not infos: raise ValueError('draw_predictions: the dataset has no image')
@@ -88,7 +89,8 @@ def draw_predictions(model: torch.nn.Module,  # from `init_detector`
         zoom = max(1, -(-min_side // min(image.shape[:2])))
         image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
         kept = [inst for inst in info['instances'] if not inst.get('ignore_flag', 0)]
-        sample.gt_instances = InstanceData(bboxes=torch.tensor([inst['bbox'] for inst in kept], dtype=torch.float32).reshape(-1, 4) * zoom,
+        gt_bboxes = torch.tensor([inst['bbox'] for inst in kept], dtype=torch.float32).reshape(-1, 4)
+        sample.gt_instances = InstanceData(bboxes=gt_bboxes * zoom,
                                            labels=torch.tensor([inst['bbox_label'] for inst in kept], dtype=torch.long))
         pred = sample.pred_instances
         sample.pred_instances = InstanceData(bboxes=pred.bboxes * zoom, scores=pred.scores, labels=pred.labels)
@@ -108,7 +110,8 @@ def format_summary(summary: Mapping) -> str:
     "The lines `quickstart` prints at the end: where everything is, and the mAP against the goal."
     m, goal = summary['metrics'], summary['goal']
     mins, secs = divmod(round(summary['wall_time_s']), 60)
-    lines = [f"detnb quickstart finished in {mins} min {secs:02d} s (torch threads: {summary['num_threads']}, device: {summary['device']})",
+    lines = [f"detnb quickstart finished in {mins} min {secs:02d} s "
+             f"(torch threads: {summary['num_threads']}, device: {summary['device']})",
              f"  data set:     {summary['data_root']} ({summary['num_train']} train / {summary['num_val']} val images)",
              f"  config:       {summary['config']}",
              f"  log:          {summary['log']}",
@@ -127,7 +130,7 @@ def quickstart(work_dir: str | os.PathLike = 'work_dirs/quickstart',  # logs, ch
                num_vis: int = 4,  # validation images in the picture
                num_threads: int | None = None,  # torch's CPU threads; None: torch's default (the number of cores)
                cfg_options: Sequence[str] = ()) -> dict:  # `key=value` config overrides
-    "Generate the shapes data set, train the detector of `config`, evaluate it with CocoMetric, save a checkpoint and a picture of predictions."
+    "Generate the shapes data set, train `config`'s detector, evaluate it, save a checkpoint and a picture."
     from detnb.apis.inference import init_detector
     from detnb.engine.runner import Runner
     if num_threads is not None: torch.set_num_threads(num_threads)
@@ -138,37 +141,44 @@ def quickstart(work_dir: str | os.PathLike = 'work_dirs/quickstart',  # logs, ch
     runner.train()
     train_done = time.perf_counter()
     metrics = _val_metrics(runner)
-    if 'coco/bbox_mAP' not in metrics: raise KeyError(f'the validation gave no coco/bbox_mAP (got {sorted(metrics)}): is val_evaluator a bbox CocoMetric?')
+    if 'coco/bbox_mAP' not in metrics:
+        raise KeyError(f'the validation gave no coco/bbox_mAP (got {sorted(metrics)}): '
+                       'is val_evaluator a bbox CocoMetric?')
     checkpoint = find_latest_checkpoint(runner.work_dir)
-    if checkpoint is None: raise FileNotFoundError(f'training saved no checkpoint in {runner.work_dir}: does the config disable CheckpointHook?')
+    if checkpoint is None:
+        raise FileNotFoundError(f'training saved no checkpoint in {runner.work_dir}: '
+                                'does the config disable CheckpointHook?')
     model = init_detector(cfg, checkpoint, device=runner.device)
     picture = runner.work_dir / 'predictions.jpg'
     draw_predictions(model, runner.val_dataloader.dataset, picture, num_vis)
     summary = dict(metrics=metrics, wall_time_s=time.perf_counter() - start, data_time_s=data_done - start,
                    train_time_s=train_done - data_done, num_threads=torch.get_num_threads(), device=str(runner.device),
                    num_train=cfg.shapes['num_train'], num_val=cfg.shapes['num_val'], data_root=str(paths['root']),
-                   config=str(runner.work_dir / Path(cfg.filename).name), log=str(runner.log_dir / f'{runner.timestamp}.log'),
-                   checkpoint=str(checkpoint), predictions=str(picture), metrics_file=str(runner.work_dir / 'metrics.json'),
+                   config=str(runner.work_dir / Path(cfg.filename).name),
+                   log=str(runner.log_dir / f'{runner.timestamp}.log'), checkpoint=str(checkpoint),
+                   predictions=str(picture), metrics_file=str(runner.work_dir / 'metrics.json'),
                    goal=dict(bbox_mAP=GOAL_MAP, wall_time_s=GOAL_SECONDS))
     atomic_write_text(summary['metrics_file'], json.dumps(summary, indent=2))
     print(format_summary(summary))
     return summary
 
 # %% ../../nbs/apis/02_quickstart.ipynb #ff4c9bd0
-@command('quickstart', help='generate the shapes data set, train a small detector on the CPU, evaluate it and draw its predictions')
-def _quickstart_args(p: argparse.ArgumentParser):
-    p.add_argument('--work-dir', default='work_dirs/quickstart', help='logs, checkpoint, picture and metrics.json (default: %(default)s)')
+def add_quickstart_arguments(p: argparse.ArgumentParser) -> None:
+    "The options of `detnb quickstart`, with the defaults of `quickstart`."
+    p.add_argument('--work-dir', default='work_dirs/quickstart',
+                   help='logs, checkpoint, picture and metrics.json (default: %(default)s)')
     p.add_argument('--config', default=QUICKSTART_CONFIG, help='a config with a `shapes` entry (default: %(default)s)')
     p.add_argument('--data-root', help='where to generate the data set (default: ~/.cache/detnb/shapes-<hash>)')
     p.add_argument('--max-epochs', type=int, help="train for this many epochs (default: the config's)")
     p.add_argument('--num-train', type=int, help="training images to generate (default: the config's)")
     p.add_argument('--num-val', type=int, help="validation images to generate (default: the config's)")
     p.add_argument('--num-vis', type=int, default=4, help='validation images in the picture (default: %(default)s)')
-    p.add_argument('--threads', type=int, help="torch's CPU threads (default: the number of cores; 1 on a busy 2-core machine)")
+    p.add_argument('--threads', type=int,
+                   help="torch's CPU threads (default: the number of cores; 1 on a busy 2-core machine)")
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE', help='override config keys')
 
-@_quickstart_args.runs
-def _quickstart(args: argparse.Namespace) -> int:
+def run_quickstart(args: argparse.Namespace) -> int:
+    "`detnb quickstart`: run `quickstart` with the command line's options."
     quickstart(args.work_dir, args.config, args.data_root, args.max_epochs, args.num_train, args.num_val, args.num_vis,
                args.threads, args.cfg_options)
     return 0

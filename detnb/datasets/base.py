@@ -8,11 +8,10 @@ Docs: https://detnb.github.io/detnb/datasets/base.html.md"""
 from __future__ import annotations
 import copy, json, logging, os, pickle, warnings
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 import numpy as np
-from fastcore.basics import patch
 from PIL import Image
 from torch.utils.data import Dataset
 from ..registry import DATASETS
@@ -38,7 +37,8 @@ def load_annotation_file(path: str | os.PathLike) -> Any:
         with open(path, encoding='utf-8') as f: return yaml.safe_load(f)
     if suffix in ('.pkl', '.pickle'):
         with open(path, 'rb') as f: return pickle.load(f)
-    raise ValueError(f'annotation file {path}: unknown format {suffix!r} (expected .json, .yaml, .yml, .pkl or .pickle)')
+    raise ValueError(f'annotation file {path}: unknown format {suffix!r} '
+                     '(expected .json, .yaml, .yml, .pkl or .pickle)')
 
 # %% ../../nbs/datasets/00_base.ipynb #3f938880
 BAD_ANNOTATION_POLICY = dict(
@@ -118,18 +118,22 @@ def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
     "(height, width) of an image file, read from its header without decoding the pixels."
     with Image.open(path) as im: return im.height, im.width
 
+def _small_polygon(mask: Any) -> bool:
+    "True for a polygon-list mask with a polygon of fewer than 3 points or an odd number of coordinates."
+    return isinstance(mask, list) and any(len(p) < 6 or len(p) % 2 for p in mask)
+
 # %% ../../nbs/datasets/00_base.ipynb #6b6279f0
 @DATASETS.register_module()
 class BaseDetDataset(Dataset):
     "A detection dataset in the middle format: `metainfo` plus a `data_list` of images and their instances."
     METAINFO: dict = dict()
-    classes_from_file: bool = True  # the annotation file defines the classes (middle-format metainfo, COCO categories)
+    classes_from_file: bool = True  # the annotation file defines the classes (middle-format metainfo, COCO)
 
     def __init__(self,
                  ann_file: str | os.PathLike = '',  # annotation file, under `data_root` unless absolute
                  metainfo: Mapping | None = None,  # overrides: `classes` (a subset remaps labels), `palette`, ...
                  data_root: str | os.PathLike = '',  # the folder relative paths start from
-                 data_prefix: Mapping | None = None,  # folders joined onto paths: `img` -> `img_path`, `seg` -> `seg_map_path`
+                 data_prefix: Mapping | None = None,  # `img`/`seg` folders joined onto `img_path`/`seg_map_path`
                  filter_cfg: Mapping | None = None,  # training only: `filter_empty_gt` (bool), `min_size` (pixels)
                  indices: int | Sequence[int] | None = None,  # keep the first n images, or these images
                  serialize_data: bool = True,  # store `data_list` as one byte buffer (workers do not copy it)
@@ -143,7 +147,8 @@ class BaseDetDataset(Dataset):
         self.data_prefix = {k: join_path(self.data_root, v) for k, v in dict(data_prefix or dict(img='')).items()}
         self.filter_cfg = dict(filter_cfg or {})
         unknown = set(self.filter_cfg) - {'filter_empty_gt', 'min_size'}
-        if unknown: raise KeyError(f'{type(self).__name__}: unknown filter_cfg keys {sorted(unknown)}; known: filter_empty_gt, min_size')
+        if unknown: raise KeyError(f'{type(self).__name__}: unknown filter_cfg keys {sorted(unknown)}; '
+                                   'known: filter_empty_gt, min_size')
         self._indices, self.serialize_data = indices, serialize_data
         self.test_mode, self.max_refetch = test_mode, max_refetch
         self.bad_annotation = resolve_bad_annotation_policy(bad_annotation)
@@ -159,246 +164,241 @@ class BaseDetDataset(Dataset):
     def _check_metainfo(self, metainfo: Mapping | None) -> dict:
         "The user's metainfo as a dict, with `classes` checked to be a tuple of names."
         if metainfo is None: return {}
-        if not isinstance(metainfo, Mapping): raise TypeError(f'{type(self).__name__}: metainfo must be a dict, got {metainfo!r}')
+        if not isinstance(metainfo, Mapping):
+            raise TypeError(f'{type(self).__name__}: metainfo must be a dict, got {metainfo!r}')
         metainfo = dict(metainfo)
         if 'classes' in metainfo:
             classes = metainfo['classes']
             if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
-                raise TypeError(f"{type(self).__name__}: metainfo classes must be a tuple of names, e.g. ('person',), got {classes!r}")
+                raise TypeError(f"{type(self).__name__}: metainfo classes must be a tuple of names, e.g. ('person',), "
+                                f"got {classes!r}")
             metainfo['classes'] = tuple(classes)
         return metainfo
 
-# %% ../../nbs/datasets/00_base.ipynb #ba8ae4a4
-@patch
-def _select_classes(self: BaseDetDataset, source: Sequence[str]) -> dict[int, int]:
-    "Fix `metainfo['classes']` (the user's tuple, else `source`) and map source indices to labels."
-    source, name = tuple(source), type(self).__name__
-    if len(set(source)) != len(source):
-        dupes = sorted({c for c in source if source.count(c) > 1})
-        raise ValueError(f'{name}: {self.ann_file} defines the class names {dupes} more than once')
-    selected = self._user_metainfo.get('classes', source)
-    missing = [c for c in selected if c not in source]
-    if missing: raise ValueError(f'{name}: metainfo classes {missing} are not among the classes of {self.ann_file}: {source}')
-    if not selected: raise ValueError(f"{name}: no classes: {self.ann_file or 'the dataset'} defines none; pass metainfo=dict(classes=(...))")
-    self._metainfo['classes'] = selected
-    self._metainfo['palette'] = self._palette_for(selected)
-    label = {c: i for i, c in enumerate(selected)}
-    return {i: label[c] for i, c in enumerate(source) if c in label}
+    @property
+    def metainfo(self) -> dict:
+        "Classes, palette and the other meta information (a deep copy); loads the file when it defines the classes."
+        only_the_file_knows = self.classes_from_file and 'classes' not in self._user_metainfo and self.ann_file
+        if not self._fully_initialized and only_the_file_knows: self.full_init()
+        return copy.deepcopy(self._metainfo)
 
-@patch
-def _palette_for(self: BaseDetDataset, classes: tuple[str, ...]) -> list[tuple[int, int, int]]:
-    "The user's palette; else the class's `METAINFO` colours by name; else a generated palette."
-    if 'palette' in self._user_metainfo: return get_palette(self._user_metainfo['palette'], len(classes))
-    known = dict(zip(self.METAINFO.get('classes', ()), self.METAINFO.get('palette', ())))
-    if all(c in known for c in classes): return [tuple(known[c]) for c in classes]
-    return get_palette(None, len(classes))
+    def full_init(self):
+        "Load, check, filter, index and serialize the data list (once; `lazy_init=True` defers this to first use)."
+        if self._fully_initialized: return
+        self.skip_report, self.skip_examples = Counter(), {}
+        data_list = self._select_indices(self.filter_data(self.check_data_list(self.load_data_list())))
+        self.data_list = SerializedList(data_list) if self.serialize_data else data_list
+        self._fully_initialized = True
+        self._report()
 
-# %% ../../nbs/datasets/00_base.ipynb #8cb5750e
-@patch
-def _where(self: BaseDetDataset, info: Mapping, ann_id: Any = None) -> str:
-    "Where an annotation comes from: file, image id and path, annotation id."
-    where = f"{info.get('xml_path', self.ann_file)}: image {info.get('img_id')!r} ({info.get('img_path')})"
-    return where if ann_id is None else f'{where}, annotation {ann_id!r}'
+    def load_data_list(self) -> list[dict]:
+        "Read the middle format: a dict with `metainfo` and `data_list`, from a json, yaml or pickle file."
+        annotations = load_annotation_file(self.ann_file)
+        if not isinstance(annotations, Mapping) or not isinstance(annotations.get('data_list'), list):
+            keys = list(annotations)[:5] if isinstance(annotations, Mapping) else '-'
+            raise ValueError(f'{self.ann_file}: expected a dict with "metainfo" and a "data_list" list, '
+                             f'got {type(annotations).__name__} with keys {keys}')
+        file_meta = dict(annotations.get('metainfo') or {})
+        for key, value in file_meta.items():
+            if key not in ('classes', 'palette'): self._metainfo.setdefault(key, value)
+        source = tuple(file_meta.get('classes') or self.METAINFO.get('classes')
+                       or self._user_metainfo.get('classes') or ())
+        label_map = self._select_classes(source)
+        return [self.parse_data_info(raw, i, len(source), label_map) for i, raw in enumerate(annotations['data_list'])]
 
-@patch
-def _bad(self: BaseDetDataset, reason: str, where: str, detail: str) -> str:
-    "Apply the policy for `reason`: raise `BadAnnotationError`, or count it and return the action."
-    action = self.bad_annotation[reason]
-    if action == 'error':
-        alternative = 'clip' if reason == 'outside_box' else 'skip'
-        raise BadAnnotationError(f'{type(self).__name__}: {detail} ({reason}) at {where}. '
-                                 f"Pass bad_annotation=dict({reason}='{alternative}') to {alternative} and count such cases instead.")
-    self.skip_report[reason] += 1
-    self.skip_examples.setdefault(reason, f'{where}: {detail}')
-    return action
+    def parse_data_info(self, raw: Mapping, index: int, num_source: int, label_map: Mapping[int, int]) -> dict:
+        "One middle-format entry: prefixes joined, labels mapped to the selected classes."
+        info = {k: v for k, v in raw.items() if k != 'instances'}
+        info.setdefault('img_id', index)
+        for key, prefix in self.data_prefix.items():
+            target = _PREFIX_TARGETS.get(key, key)
+            if target in info: info[target] = join_path(prefix, info[target])
+            elif key not in ('img', 'seg'):
+                raise KeyError(f'{self.ann_file}: data_prefix key {key!r} matches no field of entry {index}')
+        instances = []
+        for ann_id, raw_inst in enumerate(raw.get('instances') or []):
+            label = raw_inst.get('bbox_label')
+            if not isinstance(label, (int, np.integer)) or not 0 <= label < num_source:
+                self._bad('unknown_category', self._where(info, ann_id),
+                          f'bbox_label {label!r} is not a label of the {num_source} classes')
+            elif label not in label_map: self._count('class_not_selected', self._where(info, ann_id))
+            else: instances.append({**raw_inst, 'bbox_label': label_map[label],
+                                    'ignore_flag': int(raw_inst.get('ignore_flag', 0)), 'ann_id': ann_id})
+        info['instances'] = instances
+        return info
 
-@patch
-def _count(self: BaseDetDataset, reason: str, where: str, n: int = 1):
-    "Count an intended removal (class selection, filtering)."
-    if n: self.skip_report[reason] += n; self.skip_examples.setdefault(reason, where)
+    def _select_classes(self, source: Sequence[str]) -> dict[int, int]:
+        "Fix `metainfo['classes']` (the user's tuple, else `source`) and map source indices to labels."
+        source, name = tuple(source), type(self).__name__
+        if len(set(source)) != len(source):
+            dupes = sorted({c for c in source if source.count(c) > 1})
+            raise ValueError(f'{name}: {self.ann_file} defines the class names {dupes} more than once')
+        selected = self._user_metainfo.get('classes', source)
+        missing = [c for c in selected if c not in source]
+        if missing:
+            raise ValueError(f'{name}: metainfo classes {missing} are not among the classes of {self.ann_file}: '
+                             f'{source}')
+        if not selected:
+            raise ValueError(f"{name}: no classes: {self.ann_file or 'the dataset'} defines none; "
+                             'pass metainfo=dict(classes=(...))')
+        self._metainfo['classes'] = selected
+        self._metainfo['palette'] = self._palette_for(selected)
+        label = {c: i for i, c in enumerate(selected)}
+        return {i: label[c] for i, c in enumerate(source) if c in label}
 
-# %% ../../nbs/datasets/00_base.ipynb #02588d2b
-@patch
-def load_data_list(self: BaseDetDataset) -> list[dict]:
-    "Read the middle format: a dict with `metainfo` and `data_list`, from a json, yaml or pickle file."
-    annotations = load_annotation_file(self.ann_file)
-    if not isinstance(annotations, Mapping) or not isinstance(annotations.get('data_list'), list):
-        raise ValueError(f'{self.ann_file}: expected a dict with "metainfo" and a "data_list" list, '
-                         f'got {type(annotations).__name__} with keys {list(annotations)[:5] if isinstance(annotations, Mapping) else "-"}')
-    file_meta = dict(annotations.get('metainfo') or {})
-    for key, value in file_meta.items():
-        if key not in ('classes', 'palette'): self._metainfo.setdefault(key, value)
-    source = tuple(file_meta.get('classes') or self.METAINFO.get('classes') or self._user_metainfo.get('classes') or ())
-    label_map = self._select_classes(source)
-    return [self.parse_data_info(raw, i, len(source), label_map) for i, raw in enumerate(annotations['data_list'])]
+    def _palette_for(self, classes: tuple[str, ...]) -> list[tuple[int, int, int]]:
+        "The user's palette; else the class's `METAINFO` colours by name; else a generated palette."
+        if 'palette' in self._user_metainfo: return get_palette(self._user_metainfo['palette'], len(classes))
+        known = dict(zip(self.METAINFO.get('classes', ()), self.METAINFO.get('palette', ())))
+        if all(c in known for c in classes): return [tuple(known[c]) for c in classes]
+        return get_palette(None, len(classes))
 
-@patch
-def parse_data_info(self: BaseDetDataset, raw: Mapping, index: int, num_source: int, label_map: Mapping[int, int]) -> dict:
-    "One middle-format entry: prefixes joined, labels mapped to the selected classes."
-    info = {k: v for k, v in raw.items() if k != 'instances'}
-    info.setdefault('img_id', index)
-    for key, prefix in self.data_prefix.items():
-        target = _PREFIX_TARGETS.get(key, key)
-        if target in info: info[target] = join_path(prefix, info[target])
-        elif key not in ('img', 'seg'): raise KeyError(f'{self.ann_file}: data_prefix key {key!r} matches no field of entry {index}')
-    instances = []
-    for ann_id, raw_inst in enumerate(raw.get('instances') or []):
-        label = raw_inst.get('bbox_label')
-        if not isinstance(label, (int, np.integer)) or not 0 <= label < num_source:
-            self._bad('unknown_category', self._where(info, ann_id), f'bbox_label {label!r} is not a label of the {num_source} classes')
-        elif label not in label_map: self._count('class_not_selected', self._where(info, ann_id))
-        else: instances.append({**raw_inst, 'bbox_label': label_map[label], 'ignore_flag': int(raw_inst.get('ignore_flag', 0)), 'ann_id': ann_id})
-    info['instances'] = instances
-    return info
-
-# %% ../../nbs/datasets/00_base.ipynb #75687c2d
-def _small_polygon(mask: Any) -> bool:
-    "True for a polygon-list mask with a polygon of fewer than 3 points or an odd number of coordinates."
-    return isinstance(mask, list) and any(len(p) < 6 or len(p) % 2 for p in mask)
-
-@patch
-def check_data_list(self: BaseDetDataset, data_list: list[dict]) -> list[dict]:
-    "Apply the bad-annotation policy: missing images, boxes outside or without area, small polygons."
-    kept = []
-    for info in data_list:
-        if not os.path.isfile(info['img_path']):
-            self._bad('missing_image', self._where(info), 'the image file does not exist')
-            continue
-        if info.get('height') is None or info.get('width') is None:
-            info['height'], info['width'] = read_image_size(info['img_path'])
-        kept.append(info)
-    instances = [inst for info in kept for inst in info['instances']]
-    owner = np.repeat(np.arange(len(kept)), [len(info['instances']) for info in kept])  # entry of each instance
-    try: boxes = np.array([inst['bbox'] for inst in instances], dtype=np.float64).reshape(-1, 4)
-    except (ValueError, TypeError, KeyError):
-        bad = next(i for i, inst in enumerate(instances) if np.asarray(inst.get('bbox', ())).shape != (4,))
-        raise ValueError(f"{type(self).__name__}: bbox {instances[bad].get('bbox')!r} is not [x1, y1, x2, y2] at "
-                         f"{self._where(kept[owner[bad]], instances[bad].get('ann_id'))}") from None
-    counts = [len(info['instances']) for info in kept]
-    sizes = np.repeat(np.array([[info['width'], info['height']] for info in kept], np.float64).reshape(-1, 2), counts, axis=0)
-    clipped, outside = clip_boxes_to_sizes(boxes, sizes)
-    keep = np.ones(len(instances), bool)
-    for i in np.flatnonzero(outside):
-        where = self._where(kept[owner[i]], instances[i].get('ann_id'))
-        action = self._bad('outside_box', where, f'box {boxes[i].tolist()} reaches outside the {sizes[i][0]:g}x{sizes[i][1]:g} image')
-        if action == 'clip': boxes[i] = clipped[i]
-        else: keep[i] = False
-    for i in np.flatnonzero(degenerate_boxes(boxes) & keep):
-        self._bad('degenerate_box', self._where(kept[owner[i]], instances[i].get('ann_id')), f'box {boxes[i].tolist()} has no area')
-        keep[i] = False
-    for i in np.flatnonzero(keep):
-        if _small_polygon(instances[i].get('mask')):
-            self._bad('small_polygon', self._where(kept[owner[i]], instances[i].get('ann_id')), 'a mask polygon has fewer than 3 points')
+    def check_data_list(self, data_list: list[dict]) -> list[dict]:
+        "Apply the bad-annotation policy: missing images, boxes outside or without area, small polygons."
+        kept = []
+        for info in data_list:
+            if not os.path.isfile(info['img_path']):
+                self._bad('missing_image', self._where(info), 'the image file does not exist')
+                continue
+            if info.get('height') is None or info.get('width') is None:
+                info['height'], info['width'] = read_image_size(info['img_path'])
+            kept.append(info)
+        instances = [inst for info in kept for inst in info['instances']]
+        owner = np.repeat(np.arange(len(kept)), [len(info['instances']) for info in kept])  # entry of each instance
+        try: boxes = np.array([inst['bbox'] for inst in instances], dtype=np.float64).reshape(-1, 4)
+        except (ValueError, TypeError, KeyError):
+            bad = next(i for i, inst in enumerate(instances) if np.asarray(inst.get('bbox', ())).shape != (4,))
+            raise ValueError(f"{type(self).__name__}: bbox {instances[bad].get('bbox')!r} is not [x1, y1, x2, y2] at "
+                             f"{self._where(kept[owner[bad]], instances[bad].get('ann_id'))}") from None
+        counts = [len(info['instances']) for info in kept]
+        image_sizes = np.array([[info['width'], info['height']] for info in kept], np.float64).reshape(-1, 2)
+        sizes = np.repeat(image_sizes, counts, axis=0)
+        clipped, outside = clip_boxes_to_sizes(boxes, sizes)
+        keep = np.ones(len(instances), bool)
+        for i in np.flatnonzero(outside):
+            where = self._where(kept[owner[i]], instances[i].get('ann_id'))
+            detail = f'box {boxes[i].tolist()} reaches outside the {sizes[i][0]:g}x{sizes[i][1]:g} image'
+            action = self._bad('outside_box', where, detail)
+            if action == 'clip': boxes[i] = clipped[i]
+            else: keep[i] = False
+        for i in np.flatnonzero(degenerate_boxes(boxes) & keep):
+            self._bad('degenerate_box', self._where(kept[owner[i]], instances[i].get('ann_id')),
+                      f'box {boxes[i].tolist()} has no area')
             keep[i] = False
-    for inst, box in zip(instances, boxes.tolist()):
-        inst['bbox'] = box  # float xyxy, clipped where the policy says so
-        inst.pop('ann_id', None)
-    ends = np.cumsum(counts)
-    for info, end, n in zip(kept, ends, counts):
-        info['instances'] = [instances[i] for i in range(end - n, end) if keep[i]]
-    return kept
+        for i in np.flatnonzero(keep):
+            if _small_polygon(instances[i].get('mask')):
+                self._bad('small_polygon', self._where(kept[owner[i]], instances[i].get('ann_id')),
+                          'a mask polygon has fewer than 3 points')
+                keep[i] = False
+        for inst, box in zip(instances, boxes.tolist()):
+            inst['bbox'] = box  # float xyxy, clipped where the policy says so
+            inst.pop('ann_id', None)
+        ends = np.cumsum(counts)
+        for info, end, n in zip(kept, ends, counts):
+            info['instances'] = [instances[i] for i in range(end - n, end) if keep[i]]
+        return kept
 
-# %% ../../nbs/datasets/00_base.ipynb #ac4c38e5
-@patch
-def filter_data(self: BaseDetDataset, data_list: list[dict]) -> list[dict]:
-    "Training only: drop images without instances (`filter_empty_gt`) or smaller than `min_size` (counted)."
-    if self.test_mode or not self.filter_cfg: return data_list
-    filter_empty, min_size = self.filter_cfg.get('filter_empty_gt', False), self.filter_cfg.get('min_size', 0)
-    kept = []
-    for info in data_list:
-        if filter_empty and not info['instances']: self._count('filter_empty_gt', self._where(info))
-        elif min(info['width'], info['height']) < min_size: self._count('min_size', self._where(info))
-        else: kept.append(info)
-    return kept
+    def filter_data(self, data_list: list[dict]) -> list[dict]:
+        "Training only: drop images without instances (`filter_empty_gt`) or smaller than `min_size` (counted)."
+        if self.test_mode or not self.filter_cfg: return data_list
+        filter_empty, min_size = self.filter_cfg.get('filter_empty_gt', False), self.filter_cfg.get('min_size', 0)
+        kept = []
+        for info in data_list:
+            if filter_empty and not info['instances']: self._count('filter_empty_gt', self._where(info))
+            elif min(info['width'], info['height']) < min_size: self._count('min_size', self._where(info))
+            else: kept.append(info)
+        return kept
 
-@patch
-def _select_indices(self: BaseDetDataset, data_list: list[dict]) -> list[dict]:
-    "The first `indices` entries (an int; negative: the last), or the entries at `indices` (a sequence)."
-    if self._indices is None: return data_list
-    if isinstance(self._indices, (int, np.integer)):
-        n = int(self._indices)
-        return data_list[:n] if n >= 0 else data_list[n:]
-    return [data_list[i] for i in self._indices]
+    def _select_indices(self, data_list: list[dict]) -> list[dict]:
+        "The first `indices` entries (an int; negative: the last), or the entries at `indices` (a sequence)."
+        if self._indices is None: return data_list
+        if isinstance(self._indices, (int, np.integer)):
+            n = int(self._indices)
+            return data_list[:n] if n >= 0 else data_list[n:]
+        return [data_list[i] for i in self._indices]
 
-@patch
-def _report(self: BaseDetDataset):
-    "Warn once about the bad annotations that were skipped or clipped; log the intended removals."
-    def lines(reasons):
-        out = []
-        for r in reasons:
-            done = 'clipped to the image' if r == 'outside_box' and self.bad_annotation[r] == 'clip' else 'removed'
-            out.append(f'  {r}: {self.skip_report[r]} {_UNITS[r]} {done} (first: {self.skip_examples[r]})')
-        return '\n'.join(out)
-    bad = [r for r in _ACTIONS if self.skip_report[r]]
-    intended = [r for r in ('class_not_selected', 'filter_empty_gt', 'min_size') if self.skip_report[r]]
-    name = f'{type(self).__name__}({self.ann_file})'
-    if bad: warnings.warn(f'{name}: bad annotations, handled by the bad_annotation policy:\n{lines(bad)}', stacklevel=3)
-    if intended: logging.getLogger(__name__).info(f'{name}: removed by metainfo classes / filter_cfg:\n{lines(intended)}')
+    def _report(self):
+        "Warn once about the bad annotations that were skipped or clipped; log the intended removals."
+        def lines(reasons):
+            out = []
+            for r in reasons:
+                done = 'clipped to the image' if r == 'outside_box' and self.bad_annotation[r] == 'clip' else 'removed'
+                out.append(f'  {r}: {self.skip_report[r]} {_UNITS[r]} {done} (first: {self.skip_examples[r]})')
+            return '\n'.join(out)
+        bad = [r for r in _ACTIONS if self.skip_report[r]]
+        intended = [r for r in ('class_not_selected', 'filter_empty_gt', 'min_size') if self.skip_report[r]]
+        name = f'{type(self).__name__}({self.ann_file})'
+        if bad:
+            warnings.warn(f'{name}: bad annotations, handled by the bad_annotation policy:\n{lines(bad)}', stacklevel=3)
+        if intended:
+            logging.getLogger(__name__).info(f'{name}: removed by metainfo classes / filter_cfg:\n{lines(intended)}')
 
-@patch
-def full_init(self: BaseDetDataset):
-    "Load, check, filter, index and serialize the data list (once; `lazy_init=True` defers this to first use)."
-    if self._fully_initialized: return
-    self.skip_report, self.skip_examples = Counter(), {}
-    data_list = self._select_indices(self.filter_data(self.check_data_list(self.load_data_list())))
-    self.data_list = SerializedList(data_list) if self.serialize_data else data_list
-    self._fully_initialized = True
-    self._report()
+    def _where(self, info: Mapping, ann_id: Any = None) -> str:
+        "Where an annotation comes from: file, image id and path, annotation id."
+        where = f"{info.get('xml_path', self.ann_file)}: image {info.get('img_id')!r} ({info.get('img_path')})"
+        return where if ann_id is None else f'{where}, annotation {ann_id!r}'
 
-# %% ../../nbs/datasets/00_base.ipynb #63dd571d
-@patch
-def _ensure_init(self: BaseDetDataset):
-    if not self._fully_initialized: self.full_init()
+    def _bad(self, reason: str, where: str, detail: str) -> str:
+        "Apply the policy for `reason`: raise `BadAnnotationError`, or count it and return the action."
+        action = self.bad_annotation[reason]
+        if action == 'error':
+            alternative = 'clip' if reason == 'outside_box' else 'skip'
+            raise BadAnnotationError(f'{type(self).__name__}: {detail} ({reason}) at {where}. '
+                                     f"Pass bad_annotation=dict({reason}='{alternative}') to {alternative} "
+                                     'and count such cases instead.')
+        self.skip_report[reason] += 1
+        self.skip_examples.setdefault(reason, f'{where}: {detail}')
+        return action
 
-@patch
-def __len__(self: BaseDetDataset) -> int:
-    self._ensure_init()
-    return len(self.data_list)
+    def _count(self, reason: str, where: str, n: int = 1):
+        "Count an intended removal (class selection, filtering)."
+        if n: self.skip_report[reason] += n; self.skip_examples.setdefault(reason, where)
 
-@patch
-def get_data_info(self: BaseDetDataset, idx: int) -> dict:
-    "A fresh copy of the middle-format entry `idx`, with its `sample_idx`."
-    self._ensure_init()
-    info = self.data_list[idx] if isinstance(self.data_list, SerializedList) else copy.deepcopy(self.data_list[idx])
-    info['sample_idx'] = idx if idx >= 0 else len(self) + idx
-    return info
+    def _ensure_init(self):
+        "Load the data list unless it is loaded already."
+        if not self._fully_initialized: self.full_init()
 
-@patch
-def get_cat_ids(self: BaseDetDataset, idx: int) -> list[int]:
-    "The labels of the instances of image `idx` (ignored ones included)."
-    return [inst['bbox_label'] for inst in self.get_data_info(idx)['instances']]
+    def __len__(self) -> int:
+        "The number of images (after filtering and `indices`)."
+        self._ensure_init()
+        return len(self.data_list)
 
-@patch
-def prepare_data(self: BaseDetDataset, idx: int) -> Any:
-    "Entry `idx` through the pipeline."
-    return self.pipeline(self.get_data_info(idx))
+    def get_data_info(self, idx: int) -> dict:
+        "A fresh copy of the middle-format entry `idx`, with its `sample_idx`."
+        self._ensure_init()
+        info = self.data_list[idx] if isinstance(self.data_list, SerializedList) else copy.deepcopy(self.data_list[idx])
+        info['sample_idx'] = idx if idx >= 0 else len(self) + idx
+        return info
 
-@patch
-def __getitem__(self: BaseDetDataset, idx: int) -> Any:
-    self._ensure_init()
-    if self.test_mode:
-        data = self.prepare_data(idx)
-        if data is None: raise RuntimeError(f'{type(self).__name__}: the test pipeline returned None for image {idx}; test pipelines must not drop images')
-        return data
-    for _ in range(self.max_refetch + 1):
-        data = self.prepare_data(idx)
-        if data is not None: return data
-        logging.getLogger(__name__).debug(f'{type(self).__name__}: the pipeline rejected image {idx}; trying another')
-        idx = np.random.randint(0, len(self))
-    raise RuntimeError(f'{type(self).__name__}: the pipeline returned None for {self.max_refetch + 1} images in a row; '
-                       'check the pipeline (a crop or filter that removes every box?)')
+    def get_cat_ids(self, idx: int) -> list[int]:
+        "The labels of the instances of image `idx` (ignored ones included)."
+        return [inst['bbox_label'] for inst in self.get_data_info(idx)['instances']]
 
-@patch(as_prop=True)
-def metainfo(self: BaseDetDataset) -> dict:
-    "Classes, palette and the other meta information (a deep copy); loads the file when it defines the classes."
-    if not self._fully_initialized and self.classes_from_file and 'classes' not in self._user_metainfo and self.ann_file:
-        self.full_init()
-    return copy.deepcopy(self._metainfo)
+    def prepare_data(self, idx: int) -> Any:
+        "Entry `idx` through the pipeline."
+        return self.pipeline(self.get_data_info(idx))
 
-@patch
-def __repr__(self: BaseDetDataset) -> str:
-    head = f'{type(self).__name__}(ann_file={self.ann_file!r}, test_mode={self.test_mode})'
-    if not self._fully_initialized: return head + ': not loaded yet (lazy_init)'
-    lines = [f'{head}: {len(self)} images, {len(self._metainfo["classes"])} classes']
-    lines += [f'  {r}: {n} {_UNITS[r]}' for r, n in self.skip_report.items()]
-    return '\n'.join(lines)
+    def __getitem__(self, idx: int) -> Any:
+        "Image `idx` through the pipeline; in training another image where the pipeline rejects one."
+        self._ensure_init()
+        if self.test_mode:
+            data = self.prepare_data(idx)
+            if data is None: raise RuntimeError(f'{type(self).__name__}: the test pipeline returned None for image '
+                                                f'{idx}; test pipelines must not drop images')
+            return data
+        for _ in range(self.max_refetch + 1):
+            data = self.prepare_data(idx)
+            if data is not None: return data
+            logging.getLogger(__name__).debug(f'{type(self).__name__}: the pipeline rejected image {idx}; '
+                                              'trying another')
+            idx = np.random.randint(0, len(self))
+        raise RuntimeError(f'{type(self).__name__}: the pipeline returned None for {self.max_refetch + 1} images '
+                           'in a row; check the pipeline (a crop or filter that removes every box?)')
+
+    def __repr__(self) -> str:
+        "The file, the mode, and once loaded the number of images and classes and what was removed."
+        head = f'{type(self).__name__}(ann_file={self.ann_file!r}, test_mode={self.test_mode})'
+        if not self._fully_initialized: return head + ': not loaded yet (lazy_init)'
+        lines = [f'{head}: {len(self)} images, {len(self._metainfo["classes"])} classes']
+        lines += [f'  {r}: {n} {_UNITS[r]}' for r, n in self.skip_report.items()]
+        return '\n'.join(lines)

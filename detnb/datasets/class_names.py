@@ -81,7 +81,8 @@ def get_palette(palette: str | Sequence | None,  # colours, 'random', a dataset 
             rng = np.random.default_rng(42)
             return [tuple(int(c) for c in colour) for colour in rng.integers(0, 256, (num_classes, 3))]
         n = len(get_classes(palette))
-        if n != num_classes: raise ValueError(f'get_palette: the {palette!r} palette has {n} colours, need {num_classes}')
+        if n != num_classes:
+            raise ValueError(f'get_palette: the {palette!r} palette has {n} colours, need {num_classes}')
         return generate_palette(n)
     colours = [tuple(int(c) for c in colour) for colour in palette]
     if len(colours) < num_classes:

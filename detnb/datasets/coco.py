@@ -28,7 +28,9 @@ class CocoDataset(BaseDetDataset):
         coco = load_annotation_file(self.ann_file)
         if not isinstance(coco, Mapping) or 'images' not in coco or 'categories' not in coco:
             keys = list(coco)[:6] if isinstance(coco, Mapping) else type(coco).__name__
-            raise ValueError(f'{self.ann_file}: not a COCO annotation file (needs "images" and "categories"), got {keys}')
+            raise ValueError(
+                f'{self.ann_file}: not a COCO annotation file (needs "images" and "categories"), got {keys}'
+            )
         categories = sorted(coco['categories'], key=lambda c: c['id'])
         ids = [c['id'] for c in categories]
         if len(set(ids)) != len(ids): raise ValueError(f'{self.ann_file}: category ids {ids} are not unique')
@@ -50,7 +52,9 @@ class CocoDataset(BaseDetDataset):
         info = dict(img_path=join_path(img_prefix, img['file_name']), img_id=img['id'],
                     height=img.get('height'), width=img.get('width'))
         if 'seg' in self.data_prefix:
-            info['seg_map_path'] = join_path(self.data_prefix['seg'], os.path.splitext(img['file_name'])[0] + self.seg_map_suffix)
+            info['seg_map_path'] = join_path(
+                self.data_prefix['seg'], os.path.splitext(img['file_name'])[0] + self.seg_map_suffix
+            )
         instances = []
         for ann in anns:
             where = self._where(info, ann.get('id'))

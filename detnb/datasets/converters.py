@@ -31,7 +31,7 @@ def write_coco_json(coco: dict, out_file: str | os.PathLike) -> Path:
 def voc_to_coco(ann_file: str | os.PathLike,  # a split's image-id list, e.g. VOC2007/ImageSets/Main/trainval.txt
                 out_file: str | os.PathLike,  # the COCO json to write
                 classes: Sequence[str] = VOC_CLASSES,  # class names; category id = position in this list
-                sub_data_root: str | os.PathLike | None = None,  # folder with Annotations/ and JPEGImages/; default: 3 levels above ann_file
+                sub_data_root: str | os.PathLike | None = None,  # the VOC folder; default: 3 levels above ann_file
                 img_subdir: str = 'JPEGImages', ann_subdir: str = 'Annotations') -> dict:
     "Pascal-VOC xml annotations of one split -> a COCO json (difficult objects as `iscrowd=1`)."
     ann_file = Path(ann_file)
@@ -46,7 +46,9 @@ def voc_to_coco(ann_file: str | os.PathLike,  # a split's image-id list, e.g. VO
         images.append(dict(id=image_id, file_name=file_name, width=width, height=height))
         for k, obj in enumerate(ann['objects']):
             if obj['name'] not in cat_id:
-                raise ValueError(f"{xml_path}: object {k} has class {obj['name']!r}, which is not among the classes {tuple(classes)}")
+                raise ValueError(
+                    f"{xml_path}: object {k} has class {obj['name']!r}, which is not among the classes {tuple(classes)}"
+                )
             x1, y1, x2, y2 = obj['bbox']
             annotations.append(dict(id=len(annotations), image_id=image_id, category_id=cat_id[obj['name']],
                                     bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1),
@@ -66,7 +68,7 @@ def via_to_coco(ann_file: str | os.PathLike,  # a VIA json (e.g. balloon/train/v
                 out_file: str | os.PathLike,  # the COCO json to write
                 image_prefix: str | os.PathLike | None = None,  # folder of the images; default: the json's folder
                 class_name: str = 'balloon',  # the one class, category id 0
-                area: str = 'polygon') -> dict:  # 'polygon': shoelace area (COCO's meaning); 'bbox': the seed's box area
+                area: str = 'polygon') -> dict:  # 'polygon': shoelace area (COCO's); 'bbox': the seed's
     "VIA polygon annotations -> a COCO json with one class (the seed's balloon converter, chapter 3.6)."
     if area not in ('polygon', 'bbox'): raise ValueError(f"via_to_coco: area must be 'polygon' or 'bbox', got {area!r}")
     ann_file = Path(ann_file)
@@ -81,14 +83,24 @@ def via_to_coco(ann_file: str | os.PathLike,  # a VIA json (e.g. balloon/train/v
         for key, region in (regions.items() if isinstance(regions, dict) else enumerate(regions)):
             shape = region['shape_attributes']
             if shape.get('name') != 'polygon':
-                raise ValueError(f"{ann_file}: image {entry['filename']!r}, region {key}: shape {shape.get('name')!r} is not a polygon")
+                raise ValueError(
+                    f"{ann_file}: image {entry['filename']!r}, region {key}: shape {shape.get('name')!r} is not a "
+                    "polygon"
+                )
             px, py = shape['all_points_x'], shape['all_points_y']
             poly = [c for x, y in zip(px, py) for c in (x + 0.5, y + 0.5)]
             x_min, y_min, x_max, y_max = min(px), min(py), max(px), max(py)
-            annotations.append(dict(image_id=idx, id=len(annotations), category_id=0,
-                                    bbox=[x_min, y_min, x_max - x_min, y_max - y_min],
-                                    area=polygon_area(px, py) if area == 'polygon' else (x_max - x_min) * (y_max - y_min),
-                                    segmentation=[poly], iscrowd=0))
+            annotations.append(
+                dict(
+                    image_id=idx,
+                    id=len(annotations),
+                    category_id=0,
+                    bbox=[x_min, y_min, x_max - x_min, y_max - y_min],
+                    area=polygon_area(px, py) if area == 'polygon' else (x_max - x_min) * (y_max - y_min),
+                    segmentation=[poly],
+                    iscrowd=0,
+                )
+            )
     coco = dict(images=images, annotations=annotations, categories=[dict(id=0, name=class_name)])
     write_coco_json(coco, out_file)
     return coco

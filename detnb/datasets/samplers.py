@@ -66,7 +66,8 @@ class DefaultSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         n = len(self.dataset)
-        if self.shuffle: indices = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
+        if self.shuffle:
+            indices = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
         else: indices = list(range(n))
         if self.round_up and n: indices = (indices * math.ceil(self.total_size / n))[:self.total_size]
         return iter(indices[self.rank:self.total_size:self.world_size])
@@ -99,8 +100,10 @@ class InfiniteSampler(Sampler):
 class AspectRatioBatchSampler(BatchSampler):
     "Batches whose images share an orientation: all portrait ($w < h$) or all landscape ($w \\ge h$)."
     def __init__(self, sampler: Sampler, batch_size: int, drop_last: bool = False):
-        if not isinstance(sampler, Sampler): raise TypeError(f'AspectRatioBatchSampler: sampler must be a Sampler, got {sampler!r}')
-        if not isinstance(batch_size, int) or batch_size <= 0: raise ValueError(f'AspectRatioBatchSampler: batch_size must be a positive int, got {batch_size!r}')
+        if not isinstance(sampler, Sampler):
+            raise TypeError(f'AspectRatioBatchSampler: sampler must be a Sampler, got {sampler!r}')
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f'AspectRatioBatchSampler: batch_size must be a positive int, got {batch_size!r}')
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
 
     def __iter__(self) -> Iterator[list[int]]:
@@ -168,7 +171,8 @@ class ClassAwareSampler(Sampler):
 # %% ../../nbs/datasets/04_samplers.ipynb #90346104
 def _split_ratio(batch_size: int, source_ratio: Sequence[float]) -> list[int]:
     "Images per batch from each source: floor(b r_s / sum r), the first source taking the rest."
-    if any(r < 0 for r in source_ratio) or not sum(source_ratio): raise ValueError(f'source_ratio must be non-negative and not all 0, got {source_ratio}')
+    if any(r < 0 for r in source_ratio) or not sum(source_ratio):
+        raise ValueError(f'source_ratio must be non-negative and not all 0, got {source_ratio}')
     num = [int(batch_size * r / sum(source_ratio)) for r in source_ratio]
     num[0] = batch_size - sum(num[1:])
     return num
@@ -185,7 +189,9 @@ class MultiSourceSampler(Sampler):
         if not hasattr(dataset, 'cumulative_sizes'):
             raise TypeError(f'{type(self).__name__}: the dataset must be a ConcatDataset, got {type(dataset).__name__}')
         if len(dataset) and len(source_ratio) != len(dataset.cumulative_sizes):
-            raise ValueError(f'{type(self).__name__}: {len(source_ratio)} source ratios for {len(dataset.cumulative_sizes)} datasets')
+            raise ValueError(
+                f'{type(self).__name__}: {len(source_ratio)} source ratios for {len(dataset.cumulative_sizes)} datasets'
+            )
         self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
         self.rank, self.world_size = get_dist_info()
         self.seed = sync_random_seed(seed)
@@ -197,7 +203,10 @@ class MultiSourceSampler(Sampler):
 
     def _stream(self, indices: Sequence[int], seed: int) -> Iterator[int]:
         "`indices` cycled (shuffled per pass), this process's share."
-        return (indices[i] for i in itertools.islice(_cycle(len(indices), self.shuffle, seed), self.rank, None, self.world_size))
+        return (
+            indices[i]
+            for i in itertools.islice(_cycle(len(indices), self.shuffle, seed), self.rank, None, self.world_size)
+        )
 
     def __iter__(self) -> Iterator[int]:
         streams = [self._stream(range(self.cumulative_sizes[s], self.cumulative_sizes[s + 1]), self.seed + s)
@@ -213,13 +222,20 @@ class MultiSourceSampler(Sampler):
 @DATA_SAMPLERS.register_module()
 class GroupMultiSourceSampler(MultiSourceSampler):
     "`MultiSourceSampler` whose batches are all portrait or all landscape images."
-    def __init__(self, dataset: Sized, batch_size: int, source_ratio: Sequence[float], shuffle: bool = True, seed: int | None = None):
+    def __init__(self, dataset: Sized, batch_size: int, source_ratio: Sequence[float], shuffle: bool = True,
+                 seed: int | None = None):
         super().__init__(dataset, batch_size, source_ratio, shuffle, seed)
-        flags = np.array([int(info['width'] >= info['height']) for info in map(dataset.get_data_info, range(len(dataset)))])
-        self.group_source_inds = [[np.flatnonzero(flags[a:b] == g) + a for a, b in zip(self.cumulative_sizes, self.cumulative_sizes[1:])]
-                                  for g in (0, 1)]  # [group][source] -> global indices
+        flags = np.array(
+            [int(info['width'] >= info['height']) for info in map(dataset.get_data_info, range(len(dataset)))]
+        )
+        self.group_source_inds = [
+            [np.flatnonzero(flags[a:b] == g) + a for a, b in zip(self.cumulative_sizes, self.cumulative_sizes[1:])]
+            for g in (0, 1)
+        ]  # [group][source] -> global indices
         sizes = np.array([sum(len(inds) for inds in group) for group in self.group_source_inds], float)
-        usable = np.array([all(len(inds) or not n for inds, n in zip(group, self.num_per_source)) for group in self.group_source_inds])
+        usable = np.array(
+            [all(len(inds) or not n for inds, n in zip(group, self.num_per_source)) for group in self.group_source_inds]
+        )
         if not usable.any(): raise ValueError(f'{type(self).__name__}: no orientation group has images of every source')
         self.group_ratio = np.where(usable, sizes, 0) / np.where(usable, sizes, 0).sum()
 
@@ -238,16 +254,20 @@ def _collate(batch: Sequence, stack: bool) -> Any:
     if isinstance(first, Mapping):
         keys = set(first)
         for k, sample in enumerate(batch):
-            if set(sample) != keys: raise ValueError(f'collate: sample {k} has keys {sorted(sample)}, sample 0 has {sorted(keys)}')
+            if set(sample) != keys:
+                raise ValueError(f'collate: sample {k} has keys {sorted(sample)}, sample 0 has {sorted(keys)}')
         return {key: _collate([sample[key] for sample in batch], stack) for key in first}
     if isinstance(first, (list, tuple)) and not isinstance(first, str):
-        if len({len(sample) for sample in batch}) != 1: raise ValueError('collate: samples are sequences of different lengths')
+        if len({len(sample) for sample in batch}) != 1:
+            raise ValueError('collate: samples are sequences of different lengths')
         return type(first)(_collate(list(items), stack) for items in zip(*batch))
     if stack and isinstance(first, torch.Tensor):
         shapes = {tuple(t.shape) for t in batch}
-        if len(shapes) > 1: raise ValueError(f'default_collate: cannot stack tensors of shapes {sorted(shapes)}; use pseudo_collate')
+        if len(shapes) > 1:
+            raise ValueError(f'default_collate: cannot stack tensors of shapes {sorted(shapes)}; use pseudo_collate')
         return torch.stack(list(batch))
-    if stack and isinstance(first, np.ndarray): return _collate([torch.from_numpy(np.ascontiguousarray(a)) for a in batch], stack)
+    if stack and isinstance(first, np.ndarray):
+        return _collate([torch.from_numpy(np.ascontiguousarray(a)) for a in batch], stack)
     if stack and isinstance(first, (int, float, np.number)) and not isinstance(first, bool): return torch.tensor(batch)
     return list(batch)
 

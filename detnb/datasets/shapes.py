@@ -70,14 +70,20 @@ def draw_shapes_image(rng: np.random.Generator,
     "An RGB uint8 image and its objects `dict(label, mask)` (visible parts, bool masks)."
     img = make_background(rng, height, width)
     owner = np.full((height, width), -1, np.int16)  # index of the object that shows at each pixel
-    labels, visible, full = [], np.zeros(0, np.int64), np.zeros(0, np.int64)  # per object: class, pixels visible now, pixels drawn
+    labels, visible, full = (
+        [],
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+    )  # per object: class, pixels visible now, pixels drawn
     for _ in range(rng.integers(1, max_objects + 1)):
         for _attempt in range(20):
             kind, size = int(rng.integers(len(SHAPES_CLASSES))), rng.uniform(*size_range)
             r = min(size / 2, (min(height, width) - 2) / 2)
             cx, cy = rng.uniform(r, width - r), rng.uniform(r, height - r)
             mask = rasterize(shape_polygon(kind, cx, cy, r, rng.uniform(0, 2 * np.pi)), height, width)
-            hidden = np.bincount(owner[mask] + 1, minlength=len(labels) + 1)[1:]  # pixels each earlier object would lose
+            hidden = np.bincount(owner[mask] + 1, minlength=len(labels) + 1)[
+                1:
+            ]  # pixels each earlier object would lose
             if mask.any() and np.all(visible - hidden >= min_visible * full): break
         else: continue
         under = img[mask].mean(0)
@@ -106,7 +112,8 @@ def _annotations(objects: list[dict], image_id: int, first_id: int) -> list[dict
                          segmentation=dict(size=[int(s) for s in rle['size']], counts=rle['counts'].decode('ascii'))))
     return anns
 
-def _write_split(folder: Path, split: str, split_id: int, num_images: int, img_size: tuple[int, int], seed: int, **draw_kw) -> dict:
+def _write_split(folder: Path, split: str, split_id: int, num_images: int, img_size: tuple[int, int], seed: int,
+                 **draw_kw) -> dict:
     "Draw and save the images of one split; returns its COCO dict."
     (folder / split).mkdir(parents=True, exist_ok=True)
     width, height = img_size
@@ -115,7 +122,11 @@ def _write_split(folder: Path, split: str, split_id: int, num_images: int, img_s
         img, objects = draw_shapes_image(np.random.default_rng([seed, split_id, i]), height, width, **draw_kw)
         file_name = f'{i + 1:06d}.png'
         # noise does not compress: Huffman coding alone is as small as deflate and twice as fast
-        ok, png = cv2.imencode('.png', img[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY])
+        ok, png = cv2.imencode(
+            '.png',
+            img[..., ::-1],
+            [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY],
+        )
         (folder / split / file_name).write_bytes(png.tobytes())
         images.append(dict(id=i + 1, file_name=file_name, width=width, height=height))
         annotations += _annotations(objects, i + 1, len(annotations) + 1)
@@ -123,13 +134,13 @@ def _write_split(folder: Path, split: str, split_id: int, num_images: int, img_s
                 categories=[dict(id=k + 1, name=name, supercategory='shape') for k, name in enumerate(SHAPES_CLASSES)])
 
 # %% ../../nbs/datasets/07_shapes.ipynb #06fa6458
-def make_shapes_dataset(root: str | os.PathLike | None = None,  # output folder; default ~/.cache/detnb/shapes-<params hash>
+def make_shapes_dataset(root: str | os.PathLike | None = None,  # output folder; default ~/.cache/detnb/shapes-<hash>
                         num_train: int = 400, num_val: int = 100,
                         img_size: int | tuple[int, int] = 256,  # (width, height), or one number for squares
                         seed: int = 0,
                         max_objects: int = 6, size_range: tuple[float, float] = (20, 100),
                         min_visible: float = 0.6) -> dict[str, Path]:
-    "Generate (or find in the cache) the shapes dataset; returns `root`, `train_ann`, `train_img`, `val_ann`, `val_img`."
+    "Generate (or find in the cache) the shapes dataset: `root`, `train_ann`, `train_img`, `val_ann`, `val_img`."
     width, height = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
     params = dict(version=_VERSION, num_train=num_train, num_val=num_val, img_size=[width, height], seed=seed,
                   max_objects=max_objects, size_range=list(size_range), min_visible=min_visible)
@@ -140,7 +151,9 @@ def make_shapes_dataset(root: str | os.PathLike | None = None,  # output folder;
     if root.exists():
         found = root / 'params.json'
         if found.is_file() and json.loads(found.read_text()) == params: return paths
-        raise FileExistsError(f'make_shapes_dataset: {root} exists and was not made with these parameters; choose another root')
+        raise FileExistsError(
+            f'make_shapes_dataset: {root} exists and was not made with these parameters; choose another root'
+        )
     root.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f'.{root.name}-', dir=root.parent))
     try:

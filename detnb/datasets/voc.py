@@ -8,8 +8,6 @@ Docs: https://detnb.github.io/detnb/datasets/voc.html.md"""
 from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
-from pathlib import Path
 from ..registry import DATASETS
 from .base import BaseDetDataset, read_image_size
 from .class_names import VOC_CLASSES, generate_palette
@@ -35,7 +33,10 @@ def parse_voc_xml(xml_path: str | os.PathLike) -> dict:
     size = root.find('size')
     width = height = None
     if size is not None and size.find('width') is not None:
-        width, height = int(_number(size, 'width', xml_path, '<size>')), int(_number(size, 'height', xml_path, '<size>'))
+        width, height = (
+            int(_number(size, 'width', xml_path, '<size>')),
+            int(_number(size, 'height', xml_path, '<size>')),
+        )
     objects = []
     for k, obj in enumerate(root.findall('object')):
         what = f'object {k}'
@@ -67,7 +68,8 @@ class XMLDataset(BaseDetDataset):
     def load_data_list(self) -> list[dict]:
         "Read the image ids of `ann_file` and parse each image's xml."
         classes = self._user_metainfo.get('classes') or self.METAINFO.get('classes')
-        if not classes: raise ValueError(f"{type(self).__name__}: no classes; pass metainfo=dict(classes=('a', 'b', ...))")
+        if not classes:
+            raise ValueError(f"{type(self).__name__}: no classes; pass metainfo=dict(classes=('a', 'b', ...))")
         self._select_classes(classes)
         self._labels = {c: i for i, c in enumerate(self._metainfo['classes'])}
         self._known = set(classes) | set(self.METAINFO.get('classes', ()))

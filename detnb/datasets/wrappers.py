@@ -1,4 +1,5 @@
-"""`ConcatDataset`, `RepeatDataset` and `ClassBalancedDataset` change which images an epoch sees, not what they hold.
+"""`ConcatDataset`, `RepeatDataset` and `ClassBalancedDataset` change which images an epoch sees, not what they hold;
+`MultiImageMixDataset` hands a mixing transform the other images it needs.
 
 Docs: https://detnb.github.io/detnb/datasets/wrappers.html.md"""
 
@@ -6,15 +7,15 @@ Docs: https://detnb.github.io/detnb/datasets/wrappers.html.md"""
 
 # %% ../../nbs/datasets/03_wrappers.ipynb #50e9134a
 from __future__ import annotations
-import bisect, copy, math
-from collections.abc import Mapping, Sequence
+import bisect, copy
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
-from ..registry import DATASETS
+from ..registry import DATASETS, TRANSFORMS
 
 # %% auto #0
-__all__ = ['ConcatDataset', 'RepeatDataset', 'repeat_factors', 'ClassBalancedDataset']
+__all__ = ['ConcatDataset', 'RepeatDataset', 'repeat_factors', 'ClassBalancedDataset', 'MultiImageMixDataset']
 
 # %% ../../nbs/datasets/03_wrappers.ipynb #c8512d0c
 def _build(dataset: Dataset | Mapping) -> Dataset:
@@ -47,9 +48,11 @@ class ConcatDataset(Dataset):
         for i, meta in enumerate(metas[1:], 1):
             for key in (set(meta) | set(metas[0])) - set(self.ignore_keys):
                 if _differs(meta.get(key), metas[0].get(key)):
-                    raise ValueError(f'ConcatDataset: metainfo {key!r} of dataset {i} ({type(self.datasets[i]).__name__}) '
-                                     f'differs from dataset 0: {meta.get(key)!r} vs {metas[0].get(key)!r}; '
-                                     f'pass ignore_keys=[{key!r}] if that is intended')
+                    raise ValueError(
+                        f'ConcatDataset: metainfo {key!r} of dataset {i} ({type(self.datasets[i]).__name__}) '
+                        f'differs from dataset 0: {meta.get(key)!r} vs {metas[0].get(key)!r}; '
+                        f'pass ignore_keys=[{key!r}] if that is intended'
+                    )
         for d in self.datasets:
             if hasattr(d, 'full_init'): d.full_init()
         self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
@@ -90,7 +93,8 @@ class RepeatDataset(Dataset):
                  dataset: Dataset | Mapping,  # the dataset or its config
                  times: int,  # how many times an epoch goes through it
                  lazy_init: bool = False):
-        if not isinstance(times, int) or times < 1: raise ValueError(f'RepeatDataset: times must be a positive int, got {times!r}')
+        if not isinstance(times, int) or times < 1:
+            raise ValueError(f'RepeatDataset: times must be a positive int, got {times!r}')
         self.dataset, self.times = _build(dataset), times
         self._fully_initialized = False
         if not lazy_init: self.full_init()
@@ -150,7 +154,9 @@ class ClassBalancedDataset(Dataset):
         if self._fully_initialized: return
         if hasattr(self.dataset, 'full_init'): self.dataset.full_init()
         cat_ids = [self.dataset.get_cat_ids(i) for i in range(len(self.dataset))]
-        self.repeat_factors = repeat_factors(cat_ids, len(self.dataset.metainfo['classes']), self.oversample_thr, self.filter_empty)
+        self.repeat_factors = repeat_factors(
+            cat_ids, len(self.dataset.metainfo['classes']), self.oversample_thr, self.filter_empty
+        )
         self.repeat_indices = np.repeat(np.arange(len(cat_ids)), np.ceil(self.repeat_factors).astype(np.int64))
         self._fully_initialized = True
 
@@ -167,3 +173,77 @@ class ClassBalancedDataset(Dataset):
     def get_data_info(self, idx: int) -> dict: return self.dataset.get_data_info(self._inner(idx))
     def get_cat_ids(self, idx: int) -> list[int]: return self.dataset.get_cat_ids(self._inner(idx))
     def __getitem__(self, idx: int) -> Any: return self.dataset[self._inner(idx)]
+
+# %% ../../nbs/datasets/03_wrappers.ipynb #a00df661
+@DATASETS.register_module()
+class MultiImageMixDataset(Dataset):
+    "A dataset wrapper whose pipeline may mix several images: it fills `mix_results` for the transforms that ask."
+    def __init__(self,
+                 dataset: Dataset | Mapping,  # the inner dataset (its pipeline loads), or its config
+                 pipeline: Sequence[dict | Callable],  # the mixing pipeline
+                 skip_type_keys: Sequence[str] | None = None,  # type names of transforms to skip
+                 max_refetch: int = 15,  # tries of a transform that returns None
+                 lazy_init: bool = False):  # load the inner dataset at first use
+        self.dataset = DATASETS.build(dataset) if isinstance(dataset, Mapping) else dataset
+        self.pipeline = [TRANSFORMS.build(t) if isinstance(t, Mapping) else t for t in pipeline]
+        self.pipeline_types = [type(t).__name__ for t in self.pipeline]
+        bad = [i for i, t in enumerate(self.pipeline) if not callable(t)]
+        if bad:
+            raise TypeError(
+                f'MultiImageMixDataset: pipeline step {bad[0]} is not a config dict or a callable: '
+                f'{self.pipeline[bad[0]]!r}'
+            )
+        if max_refetch < 1: raise ValueError(f'MultiImageMixDataset: max_refetch must be >= 1, got {max_refetch}')
+        self.max_refetch = max_refetch
+        self.update_skip_type_keys(skip_type_keys)
+        self._fully_initialized = False
+        if not lazy_init: self.full_init()
+
+    def update_skip_type_keys(self, skip_type_keys: Sequence[str] | None):
+        "Skip the transforms of these type names from now on (None: skip none)."
+        if isinstance(skip_type_keys, str) or not all(isinstance(k, str) for k in skip_type_keys or ()):
+            raise TypeError(f'skip_type_keys must be a list of type names, got {skip_type_keys!r}')
+        self._skip_type_keys = set(skip_type_keys or ())
+
+    def full_init(self):
+        "Load the inner dataset."
+        if self._fully_initialized: return
+        if hasattr(self.dataset, 'full_init'): self.dataset.full_init()
+        self._fully_initialized = True
+
+    @property
+    def metainfo(self) -> dict: return copy.deepcopy(self.dataset.metainfo)
+    def __len__(self) -> int: return len(self.dataset)
+    def get_data_info(self, idx: int) -> dict: return self.dataset.get_data_info(idx)
+    def get_cat_ids(self, idx: int) -> list[int]: return self.dataset.get_cat_ids(idx)
+
+    def _mix_results(self, transform: Callable, idx: int) -> list[dict]:
+        indexes = transform.get_indexes(self.dataset)
+        indexes = list(indexes) if isinstance(indexes, (Sequence, np.ndarray)) else [indexes]
+        for _ in range(self.max_refetch):
+            mixed = [self.dataset[int(i)] for i in indexes]
+            if all(m is not None for m in mixed): return mixed
+            indexes = transform.get_indexes(self.dataset)
+        raise RuntimeError(
+            f'MultiImageMixDataset: the inner dataset returned None for the images {type(transform).__name__} '
+            f'asked for (while mixing image {idx}) {self.max_refetch} times; check its pipeline'
+        )
+
+    def __getitem__(self, idx: int) -> Any:
+        self.full_init()
+        results = self.dataset[idx]
+        for transform, name in zip(self.pipeline, self.pipeline_types):
+            if name in self._skip_type_keys: continue
+            if getattr(transform, 'get_indexes', None) is not None:
+                results['mix_results'] = self._mix_results(transform, idx)
+            for _ in range(self.max_refetch):
+                updated = transform(copy.deepcopy(results))  # a transform may change its input before it gives up
+                if updated is not None: break
+            else:
+                raise RuntimeError(
+                    f'MultiImageMixDataset: {name} returned None {self.max_refetch} times for image {idx}; check the '
+                    'pipeline'
+                )
+            results = updated
+            results.pop('mix_results', None)
+        return results

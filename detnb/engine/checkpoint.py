@@ -25,7 +25,8 @@ def get_rng_state() -> dict:
     "The states of Python's, NumPy's, torch's and (when initialized) CUDA's global generators, as tensors and numbers."
     version, internal, gauss_next = random.getstate()
     _, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
-    state = dict(python=dict(version=version, internal=torch.tensor(internal, dtype=torch.int64), gauss_next=gauss_next),
+    python = dict(version=version, internal=torch.tensor(internal, dtype=torch.int64), gauss_next=gauss_next)
+    state = dict(python=python,
                  numpy=dict(keys=torch.from_numpy(keys.astype(np.int64)), pos=int(pos), has_gauss=int(has_gauss),
                             cached_gaussian=float(cached_gaussian)),
                  torch=torch.get_rng_state())
@@ -37,7 +38,8 @@ def set_rng_state(state: Mapping) -> None:
     py = state['python']
     random.setstate((py['version'], tuple(py['internal'].tolist()), py['gauss_next']))
     npy = state['numpy']
-    np.random.set_state(('MT19937', npy['keys'].numpy().astype(np.uint32), npy['pos'], npy['has_gauss'], npy['cached_gaussian']))
+    np.random.set_state(('MT19937', npy['keys'].numpy().astype(np.uint32), npy['pos'], npy['has_gauss'],
+                         npy['cached_gaussian']))
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available() and len(state['cuda']) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state['cuda'])
@@ -102,7 +104,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
     "Delete the temporary files that interrupted atomic writes left in `folder`; returns them."
-    stale = [p for p in Path(folder).glob('.*.tmp') if re.fullmatch(r'\..+\.[^.]+\.tmp', p.name)] if Path(folder).is_dir() else []
+    if not Path(folder).is_dir(): return []
+    stale = [p for p in Path(folder).glob('.*.tmp') if re.fullmatch(r'\..+\.[^.]+\.tmp', p.name)]
     for p in stale: p.unlink(missing_ok=True)
     return stale
 
@@ -133,14 +136,15 @@ def _local_file(filename: str) -> str:
 
 def load_checkpoint_file(filename: str | os.PathLike,  # a file or an http(s) URL
                          map_location: str | torch.device = 'cpu',
-                         logger: Any = None) -> Any:  # where to report stand-ins (a `logging.Logger`); default: warnings
+                         logger: Any = None) -> Any:  # where to report stand-ins (a `logging.Logger`); else warnings
     "The object stored in a checkpoint, loaded without running code from the file."
     path = _local_file(str(filename))
     try: return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
         try: foreign = torch.serialization.get_unsafe_globals_in_checkpoint(path)
         except Exception: foreign = []
-        if not foreign: raise RuntimeError(f'{filename} is not a readable checkpoint (truncated or corrupt?): {e}') from e
+        if not foreign:
+            raise RuntimeError(f'{filename} is not a readable checkpoint (truncated or corrupt?): {e}') from e
     with torch.serialization.safe_globals([(_stand_in(name), name) for name in foreign]):
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     message = (f'{filename}: objects of {len(foreign)} classes that detnb does not load ({", ".join(foreign)}) '

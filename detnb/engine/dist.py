@@ -6,18 +6,18 @@ Docs: https://detnb.github.io/detnb/engine/dist.html.md"""
 
 # %% ../../nbs/engine/06_dist.ipynb #4e004d53
 from __future__ import annotations
-import datetime, functools, os, random
-from typing import Any, Callable
+import datetime, os, random
+from typing import Any
 import torch
 import torch.distributed as torch_dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0
-__all__ = ['TORCHRUN_VARIABLES', 'is_distributed', 'get_dist_info', 'get_rank', 'get_world_size', 'is_main_process',
-           'master_only', 'barrier', 'launched_by_torchrun', 'choose_backend', 'init_dist', 'close_dist', 'get_device',
-           'all_gather_object', 'broadcast_object', 'collect_results', 'sync_random_seed', 'DetDistributedDataParallel',
-           'is_model_wrapper', 'unwrap_model']
+__all__ = ['TORCHRUN_VARIABLES', 'is_distributed', 'get_dist_info', 'get_rank', 'get_world_size', 'is_main_process', 'barrier',
+           'launched_by_torchrun', 'choose_backend', 'init_dist', 'close_dist', 'get_device', 'all_gather_object',
+           'broadcast_object', 'collect_results', 'sync_random_seed', 'DetDistributedDataParallel', 'is_model_wrapper',
+           'unwrap_model']
 
 # %% ../../nbs/engine/06_dist.ipynb #7c7f5e6e
 def is_distributed() -> bool:
@@ -34,13 +34,6 @@ def get_world_size() -> int: return get_dist_info()[1]
 def is_main_process() -> bool:
     "True on rank 0, the process that logs and writes files."
     return get_rank() == 0
-
-def master_only(fn: Callable) -> Callable:
-    "Decorate `fn` so that it runs on rank 0 only (other ranks get `None`)."
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        if is_main_process(): return fn(*args, **kwargs)
-    return wrapper
 
 def barrier() -> None:
     "Wait for every process of the group (no-op outside one)."

@@ -111,7 +111,8 @@ def _plain(element: Any) -> Any:
         elif key == 'pred_instances' and 'masks' in value:
             out[key] = {k: _plain(v) for k, v in value.items() if k != 'masks'}
             masks = value.masks
-            out[key]['masks'] = encode_rle(np.asarray(masks.detach().cpu() if isinstance(masks, torch.Tensor) else masks, dtype=np.uint8))
+            if isinstance(masks, torch.Tensor): masks = masks.detach().cpu()
+            out[key]['masks'] = encode_rle(np.asarray(masks, dtype=np.uint8))
         else: out[key] = _plain(value)
     return out
 

@@ -31,14 +31,16 @@ def get_priority(priority: int | str) -> int:
     "A priority as a number in [0, 100] (smaller runs first), from a number or one of `PRIORITIES`' names."
     if isinstance(priority, str):
         if priority.upper() not in PRIORITIES:
-            raise ValueError(f'unknown hook priority {priority!r}; use a number in [0, 100] or one of {", ".join(PRIORITIES)}')
+            raise ValueError(f'unknown hook priority {priority!r}; '
+                             f'use a number in [0, 100] or one of {", ".join(PRIORITIES)}')
         return PRIORITIES[priority.upper()]
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 100:
         raise ValueError(f'a hook priority must be an integer in [0, 100] or a name, got {priority!r}')
     return priority
 
 STAGES = ('before_run', 'after_run',
-          'before_train', 'before_train_epoch', 'before_train_iter', 'after_train_iter', 'after_train_epoch', 'after_train',
+          'before_train', 'before_train_epoch', 'before_train_iter', 'after_train_iter', 'after_train_epoch',
+          'after_train',
           'before_val', 'before_val_epoch', 'before_val_iter', 'after_val_iter', 'after_val_epoch', 'after_val',
           'before_test', 'before_test_epoch', 'before_test_iter', 'after_test_iter', 'after_test_epoch', 'after_test',
           'before_save_checkpoint', 'after_load_checkpoint')
@@ -52,26 +54,32 @@ class Hook:
     def before_train(self, runner) -> None: "Before the first training epoch."
     def after_train(self, runner) -> None: "After the last training epoch."
     def before_train_epoch(self, runner) -> None: "Before each training epoch."
-    def after_train_epoch(self, runner) -> None: "After each training epoch (`runner.epoch` is the epoch that ended, 0-based)."
-    def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None: "Before each training iteration."
+    def after_train_epoch(self, runner) -> None:
+        "After each training epoch (`runner.epoch` is the epoch that ended, 0-based)."
+    def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
+        "Before each training iteration."
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
-        "After each training iteration; `outputs` are the model's log variables (`runner.iter` is the iteration that ended, 0-based)."
+        "After each training iteration, with the model's log variables (`runner.iter`: the one that ended, 0-based)."
     def before_val(self, runner) -> None: "Before validation."
     def after_val(self, runner) -> None: "After validation."
     def before_val_epoch(self, runner) -> None: "Before the pass over the validation set."
-    def after_val_epoch(self, runner, metrics: dict | None = None) -> None: "After the pass over the validation set, with its metrics."
+    def after_val_epoch(self, runner, metrics: dict | None = None) -> None:
+        "After the pass over the validation set, with its metrics."
     def before_val_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None: "Before each validation batch."
     def after_val_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Sequence | None = None) -> None:
         "After each validation batch, with its predictions."
     def before_test(self, runner) -> None: "Before testing."
     def after_test(self, runner) -> None: "After testing."
     def before_test_epoch(self, runner) -> None: "Before the pass over the test set."
-    def after_test_epoch(self, runner, metrics: dict | None = None) -> None: "After the pass over the test set, with its metrics."
+    def after_test_epoch(self, runner, metrics: dict | None = None) -> None:
+        "After the pass over the test set, with its metrics."
     def before_test_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None: "Before each test batch."
     def after_test_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Sequence | None = None) -> None:
         "After each test batch, with its predictions."
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None: "Before `checkpoint` is written; a hook may add to it."
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None: "After `checkpoint` was read, before the runner uses it."
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        "Before `checkpoint` is written; a hook may add to it."
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        "After `checkpoint` was read, before the runner uses it."
 
     def every_n_epochs(self, runner, n: int) -> bool:
         "True after every `n`-th training epoch (in `after_train_epoch`)."
@@ -95,7 +103,8 @@ class RuntimeInfoHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_train(self, runner) -> None:
-        for key in ('epoch', 'iter', 'max_epochs', 'max_iters'): runner.message_hub.update_info(key, getattr(runner, key))
+        for key in ('epoch', 'iter', 'max_epochs', 'max_iters'):
+            runner.message_hub.update_info(key, getattr(runner, key))
 
     def before_train_epoch(self, runner) -> None: runner.message_hub.update_info('epoch', runner.epoch)
 
@@ -138,12 +147,15 @@ class IterTimerHook(Hook):
         runner.message_hub.update_scalar(f'{mode}/time', now - self._last)
         totals = self._totals[mode]
         totals[0], totals[1], self._last = totals[0] + now - self._last, totals[1] + 1, now
-        left = runner.max_iters - runner.iter - 1 if mode == 'train' else len(getattr(runner, f'{mode}_dataloader')) - batch_idx - 1
+        if mode == 'train': left = runner.max_iters - runner.iter - 1
+        else: left = len(getattr(runner, f'{mode}_dataloader')) - batch_idx - 1
         runner.message_hub.update_info('eta', totals[0] / totals[1] * left)
 
-    def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None: self._before_iter(runner, 'train')
+    def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
+        self._before_iter(runner, 'train')
     def before_val_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None: self._before_iter(runner, 'val')
-    def before_test_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None: self._before_iter(runner, 'test')
+    def before_test_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
+        self._before_iter(runner, 'test')
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
         self._after_iter(runner, batch_idx, 'train')
     def after_val_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Sequence | None = None) -> None:
@@ -178,7 +190,8 @@ class LoggerHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
         by_epoch = runner.log_processor.by_epoch
-        due = self.every_n_inner_iters(batch_idx, self.interval) if by_epoch else self.every_n_train_iters(runner, self.interval)
+        if by_epoch: due = self.every_n_inner_iters(batch_idx, self.interval)
+        else: due = self.every_n_train_iters(runner, self.interval)
         last = by_epoch and self.end_of_epoch(runner.train_dataloader, batch_idx) and not self.ignore_last
         if not (due or last): return
         tag, line = runner.log_processor.get_log_after_iter(runner, batch_idx, 'train')
@@ -197,7 +210,8 @@ class LoggerHook(Hook):
     def after_val_epoch(self, runner, metrics: dict | None = None) -> None:
         tag, line = runner.log_processor.get_log_after_epoch(runner, len(runner.val_dataloader), 'val')
         runner.logger.info(line)
-        self._write(runner, tag, runner.epoch if self.log_metric_by_epoch and runner.log_processor.by_epoch else runner.iter)
+        by_epoch = self.log_metric_by_epoch and runner.log_processor.by_epoch
+        self._write(runner, tag, runner.epoch if by_epoch else runner.iter)
 
     def after_test_epoch(self, runner, metrics: dict | None = None) -> None:
         tag, line = runner.log_processor.get_log_after_epoch(runner, len(runner.test_dataloader), 'test')
@@ -242,8 +256,8 @@ class CheckpointHook(Hook):
                  out_dir: str | None = None,  # where to save; default: the work folder
                  max_keep_ckpts: int = -1,  # keep only this many periodic checkpoints; -1: all
                  save_last: bool = True,  # also save after the last epoch or iteration
-                 save_best: str | Sequence[str] | None = None,  # 'auto' or metric name(s) to keep the best checkpoint by
-                 rule: str | Sequence[str] | None = None):  # 'greater' or 'less' for each `save_best` key; None: inferred
+                 save_best: str | Sequence[str] | None = None,  # 'auto' or metric name(s) that choose the best
+                 rule: str | Sequence[str] | None = None):  # 'greater' or 'less' per `save_best` key; None: inferred
         self.interval, self.by_epoch, self.out_dir = interval, by_epoch, out_dir
         self.save_optimizer, self.save_param_scheduler = save_optimizer, save_param_scheduler
         self.max_keep_ckpts, self.save_last = max_keep_ckpts, save_last
@@ -253,8 +267,10 @@ class CheckpointHook(Hook):
         if self.save_best and len(rules) != len(self.save_best):
             raise ValueError(f'CheckpointHook: {len(rules)} rules for {len(self.save_best)} save_best keys')
         for r in rules:
-            if r not in (None, 'greater', 'less'): raise ValueError(f"CheckpointHook: rule must be 'greater' or 'less', got {r!r}")
-        if 'auto' in self.save_best and len(self.save_best) > 1: raise ValueError("CheckpointHook: save_best='auto' cannot be combined with other keys")
+            if r not in (None, 'greater', 'less'):
+                raise ValueError(f"CheckpointHook: rule must be 'greater' or 'less', got {r!r}")
+        if 'auto' in self.save_best and len(self.save_best) > 1:
+            raise ValueError("CheckpointHook: save_best='auto' cannot be combined with other keys")
         self.rules = dict(zip(self.save_best, rules))
         self.folder: Path | None = None  # set when training starts
         self.kept: list[str] = []  # periodic checkpoints saved and not yet deleted, oldest first
@@ -278,21 +294,25 @@ class CheckpointHook(Hook):
         for name in stale: (self.folder / name).unlink(missing_ok=True)  # only once the new one is safely written
 
     def after_train_epoch(self, runner) -> None:
-        if self.by_epoch and (self.every_n_epochs(runner, self.interval) or (self.save_last and self.is_last_train_epoch(runner))):
+        last = self.save_last and self.is_last_train_epoch(runner)
+        if self.by_epoch and (self.every_n_epochs(runner, self.interval) or last):
             self._save_periodic(runner, f'epoch_{runner.epoch + 1}.pth', runner.epoch + 1, runner.iter)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
-        if not self.by_epoch and (self.every_n_train_iters(runner, self.interval) or (self.save_last and self.is_last_train_iter(runner))):
+        last = self.save_last and self.is_last_train_iter(runner)
+        if not self.by_epoch and (self.every_n_train_iters(runner, self.interval) or last):
             self._save_periodic(runner, f'iter_{runner.iter + 1}.pth', runner.epoch, runner.iter + 1)
 
     def after_val_epoch(self, runner, metrics: dict | None = None) -> None:
         if not self.save_best or not metrics or self.folder is None: return  # no best checkpoint outside training
         keys = [next(iter(metrics))] if self.save_best == ['auto'] else self.save_best
         for key in keys:
-            if key not in metrics: raise KeyError(f'CheckpointHook: save_best={key!r} is not among the metrics {list(metrics)}')
+            if key not in metrics:
+                raise KeyError(f'CheckpointHook: save_best={key!r} is not among the metrics {list(metrics)}')
             rule = self.rules.get(key) or self.rules.get('auto') or infer_rule(key)
             score, best = float(metrics[key]), self.best.get(key)
-            if best is not None and not (score > best['score'] if rule == 'greater' else score < best['score']): continue
+            better = best is None or (score > best['score'] if rule == 'greater' else score < best['score'])
+            if not better: continue
             step = f'epoch_{runner.epoch}' if self.by_epoch else f'iter_{runner.iter}'
             filename = f'best_{key.replace("/", "_")}_{step}.pth'
             self.best[key] = dict(score=score, checkpoint=filename)
@@ -389,18 +409,24 @@ class EMAHook(Hook):
 
     def before_train(self, runner) -> None:
         if self.begin_epoch > runner.max_epochs or self.begin_iter > runner.max_iters:
-            raise ValueError(f'EMAHook: begin_epoch={self.begin_epoch} / begin_iter={self.begin_iter} lie after the end of training')
+            raise ValueError(f'EMAHook: begin_epoch={self.begin_epoch} / begin_iter={self.begin_iter} '
+                             'lie after the end of training')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
         if runner.iter + 1 >= self.begin_iter and runner.epoch >= self.begin_epoch:
             self.ema_model.update_parameters(self.src_model)
         else:  # not started: the average is the model itself
-            for avg, src in zip(self.ema_model.averaged(self.ema_model.module).values(), self.ema_model.averaged(self.src_model).values()):
+            for avg, src in self._pairs():
                 avg.data.copy_(src.data)
+
+    def _pairs(self):
+        "(averaged, model) tensor pairs, name by name."
+        ema = self.ema_model
+        return zip(ema.averaged(ema.module).values(), ema.averaged(self.src_model).values())
 
     def _swap_parameters(self) -> None:
         "Exchange the model's weights with the averaged ones, in place."
-        for avg, src in zip(self.ema_model.averaged(self.ema_model.module).values(), self.ema_model.averaged(self.src_model).values()):
+        for avg, src in self._pairs():
             tmp = avg.data.clone()
             avg.data.copy_(src.data)
             src.data.copy_(tmp)
@@ -438,17 +464,20 @@ class NumClassCheckHook(Hook):
         dataset = getattr(runner, f'{mode}_dataloader').dataset
         classes = getattr(dataset, 'metainfo', {}).get('classes')
         if classes is None:
-            runner.logger.warning(f'{type(dataset).__name__} has no `classes` in its metainfo: num_classes cannot be checked')
+            runner.logger.warning(f'{type(dataset).__name__} has no `classes` in its metainfo: '
+                                  'num_classes cannot be checked')
             return
         if isinstance(classes, str):
-            raise TypeError(f'`classes` of {type(dataset).__name__} is the string {classes!r}; it must be a tuple of names '
+            raise TypeError(f'`classes` of {type(dataset).__name__} is the string {classes!r}; '
+                            'it must be a tuple of names '
                             f'(add a comma for one class: classes = ({classes!r},))')
         model = unwrap_model(runner.model)
         for name, module in model.named_modules():
             n = getattr(module, 'num_classes', None)
             if n is None or type(module).__name__ in _CLASS_AGNOSTIC or not isinstance(n, int): continue
             if n != len(classes):
-                raise ValueError(f'num_classes={n} of {name or "the model"} ({type(module).__name__}) does not match the '
+                raise ValueError(f'num_classes={n} of {name or "the model"} ({type(module).__name__}) '
+                                 'does not match the '
                                  f'{len(classes)} classes of {type(dataset).__name__}: {classes}')
 
     def before_train_epoch(self, runner) -> None: self._check(runner, 'train')
@@ -465,7 +494,8 @@ class CheckInvalidLossHook(Hook):
         loss = torch.as_tensor(outputs['loss'])
         if bool(torch.isfinite(loss).all()): return
         terms = ', '.join(f'{k}={float(v):.6g}' for k, v in outputs.items())
-        message = (f'the loss is {float(loss)} at iteration {runner.iter + 1} (epoch {runner.epoch + 1}, batch {batch_idx + 1}): '
+        message = (f'the loss is {float(loss)} at iteration {runner.iter + 1} '
+                   f'(epoch {runner.epoch + 1}, batch {batch_idx + 1}): '
                    f'{terms}; training stopped')
         runner.logger.error(message)
         raise FloatingPointError(message)
@@ -481,11 +511,12 @@ class MemoryProfilerHook(Hook):
         parts = []
         mem = system_memory_mb()
         if mem:
+            swap_share = 100 * mem['swap_used'] / mem['swap_total'] if mem['swap_total'] else 0.
             parts += [f'available_memory: {mem["available"]:.0f} MB', f'used_memory: {mem["used"]:.0f} MB',
                       f'memory_utilization: {100 * mem["used"] / mem["total"]:.1f} %',
                       f'available_swap_memory: {mem["swap_total"] - mem["swap_used"]:.0f} MB',
                       f'used_swap_memory: {mem["swap_used"]:.0f} MB',
-                      f'swap_memory_utilization: {100 * mem["swap_used"] / mem["swap_total"] if mem["swap_total"] else 0:.1f} %']
+                      f'swap_memory_utilization: {swap_share:.1f} %']
         parts.append(f'current_process_memory: {process_memory_mb():.0f} MB')
         if runner.device.type == 'cuda': parts.append(f'cuda_peak_memory: {peak_memory_mb(runner.device)} MB')
         runner.logger.info('Memory information ' + ', '.join(parts))
@@ -507,13 +538,14 @@ class PipelineSwitchHook(Hook):
 
     def before_train_epoch(self, runner) -> None:
         if self._switched or runner.epoch < self.switch_epoch: return
-        from detnb.datasets.transforms.loading import Compose  # here: the engine does not depend on the datasets package
+        from detnb.datasets.transforms.loading import Compose  # here: the engine does not import the datasets
         loader = runner.train_dataloader
         dataset = loader.dataset
         while not hasattr(dataset, 'pipeline') and hasattr(dataset, 'dataset'): dataset = dataset.dataset  # wrappers
-        if not hasattr(dataset, 'pipeline'): raise AttributeError(f'PipelineSwitchHook: {type(loader.dataset).__name__} has no pipeline')
+        if not hasattr(dataset, 'pipeline'):
+            raise AttributeError(f'PipelineSwitchHook: {type(loader.dataset).__name__} has no pipeline')
         dataset.pipeline = Compose(self.switch_pipeline)
-        if loader.persistent_workers: loader._iterator = None  # the running workers hold the old pipeline: start new ones
+        if loader.persistent_workers: loader._iterator = None  # the running workers hold the old pipeline: new ones
         runner.logger.info(f'epoch {runner.epoch + 1}: training pipeline switched to {dataset.pipeline!r}')
         self._switched = True
 

@@ -86,7 +86,8 @@ class HistoryBuffer:
         return self.values[-1]
 
     def __len__(self) -> int: return len(self.values)
-    def __repr__(self) -> str: return f'HistoryBuffer({len(self)} values, current={self.values[-1] if self.values else None})'
+    def __repr__(self) -> str:
+        return f'HistoryBuffer({len(self)} values, current={self.values[-1] if self.values else None})'
 
 class MessageHub:
     "Where loops and hooks leave scalars for logging (`train/loss`, `val/time`) and runtime facts (`eta`)."
@@ -97,7 +98,8 @@ class MessageHub:
     def update_scalar(self, key: str, value: float | torch.Tensor, count: int = 1) -> None:
         "Append `value` (a number or a one-element tensor) to the series `key`."
         if isinstance(value, torch.Tensor):
-            if value.numel() != 1: raise ValueError(f'message hub: {key!r} must be a scalar, got a tensor of shape {tuple(value.shape)}')
+            if value.numel() != 1:
+                raise ValueError(f'message hub: {key!r} must be a scalar, got a tensor of shape {tuple(value.shape)}')
             value = value.item()
         self.log_scalars.setdefault(key, HistoryBuffer()).update(value, count)
 
@@ -105,7 +107,8 @@ class MessageHub:
         for key, value in scalars.items(): self.update_scalar(key, value, count)
 
     def get_scalar(self, key: str) -> HistoryBuffer:
-        if key not in self.log_scalars: raise KeyError(f'message hub has no scalar {key!r}; it has {sorted(self.log_scalars)}')
+        if key not in self.log_scalars:
+            raise KeyError(f'message hub has no scalar {key!r}; it has {sorted(self.log_scalars)}')
         return self.log_scalars[key]
 
     def update_info(self, key: str, value: Any) -> None: self.runtime_info[key] = value
@@ -196,7 +199,8 @@ class LogProcessor:
         line = self._line(self._head(runner, batch_idx, mode, num_batches), tag, runner.message_hub.get_info('eta'),
                           first=('time', 'data_time', 'memory'))
         if mode == 'train':
-            tag = {**tag, 'epoch': runner.epoch + 1, 'iter': runner.iter + 1} if self.by_epoch else {**tag, 'iter': runner.iter + 1}
+            tag = {**tag, 'epoch': runner.epoch + 1} if self.by_epoch else tag
+            tag = {**tag, 'iter': runner.iter + 1}
         return tag, line
 
     def get_log_after_epoch(self, runner, batch_idx: int, mode: str) -> tuple[dict, str]:

@@ -34,7 +34,8 @@ def seed_epoch(dataloader: DataLoader, seed: int, epoch: int) -> None:
         if hasattr(s, 'set_epoch'): s.set_epoch(epoch)
 
 # %% ../../nbs/engine/01_loops.ipynb #5049c74c
-def _dynamic_intervals(val_interval: int, dynamic_intervals: Sequence[tuple[int, int]] | None) -> tuple[list[int], list[int]]:
+def _dynamic_intervals(val_interval: int,
+                       dynamic_intervals: Sequence[tuple[int, int]] | None) -> tuple[list[int], list[int]]:
     "Milestones (starting with 0) and the validation interval from each on."
     milestones, intervals = [0], [val_interval]
     for milestone, interval in dynamic_intervals or []:
@@ -66,7 +67,7 @@ class _TrainLoop(BaseLoop):
         self.val_begin, self.val_interval = val_begin, val_interval
         self.dynamic_milestones, self.dynamic_intervals = _dynamic_intervals(val_interval, dynamic_intervals)
         self._epoch = self._iter = 0
-        self.stop_training = False  # a hook may set it to end training after the current epoch (iteration when iteration-based)
+        self.stop_training = False  # a hook may set it to end training after this epoch (iteration, iteration-based)
         self._rng_to_restore: Mapping | None = None
 
     @property
@@ -79,7 +80,7 @@ class _TrainLoop(BaseLoop):
     def max_iters(self) -> int: return self._max_iters
 
     def load_progress(self, epoch: int, iter: int, rng_state: Mapping | None = None) -> None:
-        "Continue from a checkpoint: `epoch` epochs and `iter` iterations done; `rng_state` is restored before the next batch."
+        "Continue from a checkpoint: `epoch` epochs, `iter` iterations done; `rng_state` is set before the next batch."
         if not 0 <= iter <= self._max_iters:
             raise ValueError(f'the checkpoint is at iteration {iter}, outside this run of {self._max_iters} iterations')
         self._epoch, self._iter, self._rng_to_restore = epoch, iter, rng_state
@@ -90,7 +91,7 @@ class _TrainLoop(BaseLoop):
         self._rng_to_restore = None
 
     def _validate_if_due(self, step: int) -> None:
-        "Run the validation loop when step `step` (1-based epochs or iterations) is due, without touching the random state."
+        "Run the validation loop when step `step` (1-based epochs or iterations) is due, keeping the random state."
         self.val_interval = _interval_at(self.dynamic_milestones, self.dynamic_intervals, step)
         last = self._max_epochs if isinstance(self, EpochBasedTrainLoop) else self._max_iters
         if self.runner.val_loop is None or step < self.val_begin: return
@@ -220,7 +221,8 @@ class _EvalLoop(BaseLoop):
         m = self.mode
         self.runner.call_hook(f'before_{m}_iter', batch_idx=batch_idx, data_batch=data_batch)
         device_type = self.runner.device.type
-        with torch.autocast(device_type, dtype=torch.float16 if device_type == 'cuda' else torch.bfloat16, enabled=self.fp16):
+        dtype = torch.float16 if device_type == 'cuda' else torch.bfloat16
+        with torch.autocast(device_type, dtype=dtype, enabled=self.fp16):
             outputs = getattr(self.runner.model, f'{m}_step')(data_batch)
         self.evaluator.process(data_samples=outputs, data_batch=data_batch)
         self.runner.call_hook(f'after_{m}_iter', batch_idx=batch_idx, data_batch=data_batch, outputs=outputs)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy, inspect, warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 import torch
 from torch import Tensor, nn
 from ..registry import OPTIMIZERS, OPTIM_WRAPPERS, OPTIM_WRAPPER_CONSTRUCTORS
@@ -35,6 +34,10 @@ TORCH_OPTIMIZERS = register_torch_optimizers()
 # %% ../../nbs/engine/02_optim.ipynb #bb955227
 _CLIP_FUNCTIONS = {'norm': nn.utils.clip_grad_norm_, 'value': nn.utils.clip_grad_value_}
 
+def _group_momentum(group: dict) -> float:
+    "The momentum of a param group: `momentum`, else `betas[0]`, else 0."
+    return group['momentum'] if 'momentum' in group else group['betas'][0] if 'betas' in group else 0.
+
 def _check_clip_grad(clip_grad: Mapping | None) -> dict | None:
     "The validated `clip_grad` config as `dict(type='norm'|'value', **arguments of the torch function)`."
     if clip_grad is None: return None
@@ -49,14 +52,14 @@ def _check_clip_grad(clip_grad: Mapping | None) -> dict | None:
         raise ValueError(f'clip_grad={dict(clip_grad)!r} does not fit {_CLIP_FUNCTIONS[kind].__name__}: {e}') from e
     return dict(type=kind, **kwargs)
 
-# %% ../../nbs/engine/02_optim.ipynb #017982e7
+# %% ../../nbs/engine/02_optim.ipynb #335ea859
 @OPTIM_WRAPPERS.register_module()
 class OptimWrapper:
     "A torch optimizer behind one `update_params(loss)` call, with gradient accumulation and clipping."
     def __init__(self,
                  optimizer: torch.optim.Optimizer,  # the optimizer that updates the parameters
                  accumulative_counts: int = 1,  # step the optimizer once every this many iterations
-                 clip_grad: dict | None = None):  # dict(max_norm=35, norm_type=2), or dict(type='value', clip_value=...)
+                 clip_grad: dict | None = None):  # dict(max_norm=35, norm_type=2) or dict(type='value', clip_value=1)
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f'{type(self).__name__}: optimizer must be a torch.optim.Optimizer, got '
                             f'{type(optimizer).__name__} (build it from its config with OPTIMIZERS.build)')
@@ -81,110 +84,104 @@ class OptimWrapper:
         return (f'{type(self).__name__}(optimizer={type(self.optimizer).__name__}, '
                 f'accumulative_counts={self.accumulative_counts}, clip_grad={self.clip_grad_kwargs})')
 
-# %% ../../nbs/engine/02_optim.ipynb #f1b5c129
-def _initialize_count_status(self: OptimWrapper,
-                             model: nn.Module,  # the model being trained (checked for BatchNorm layers)
-                             init_counts: int,  # the iteration training starts from (> 0 when resuming)
-                             max_counts: int) -> None:  # the number of iterations of the whole training
-    "Tell the wrapper where training starts and ends, so that the last, shorter accumulation is scaled right."
-    if not 0 <= init_counts <= max_counts:
-        raise ValueError(f'initialize_count_status: need 0 <= init_counts <= max_counts, got {init_counts}, {max_counts}')
-    k = self.accumulative_counts
-    self._inner_count, self._max_counts = init_counts, max_counts
-    self._divisible_counts = max_counts // k * k
-    self._remainder_counts = max_counts - self._divisible_counts
-    if k == 1: return
-    if init_counts % k:
-        warnings.warn(f'Resuming at iteration {init_counts}, which is not a multiple of accumulative_counts={k}: '
-                      'the gradients accumulated before the checkpoint are lost, the first update uses fewer iterations')
-    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        warnings.warn(f'accumulative_counts={k}: BatchNorm layers compute their statistics on each small batch, '
-                      'not on the accumulated one, so results may differ slightly from a k times larger batch')
+    # the counting
+    def initialize_count_status(self,
+                                model: nn.Module,  # the model being trained (checked for BatchNorm layers)
+                                init_counts: int,  # the iteration training starts from (> 0 when resuming)
+                                max_counts: int) -> None:  # the number of iterations of the whole training
+        "Tell the wrapper where training starts and ends, so that the last, shorter accumulation is scaled right."
+        if not 0 <= init_counts <= max_counts:
+            raise ValueError('initialize_count_status: need 0 <= init_counts <= max_counts, '
+                             f'got {init_counts}, {max_counts}')
+        k = self.accumulative_counts
+        self._inner_count, self._max_counts = init_counts, max_counts
+        self._divisible_counts = max_counts // k * k
+        self._remainder_counts = max_counts - self._divisible_counts
+        if k == 1: return
+        if init_counts % k:
+            warnings.warn(f'Resuming at iteration {init_counts}, which is not a multiple of accumulative_counts={k}: '
+                          'the gradients accumulated before the checkpoint are lost, '
+                          'the first update uses fewer iterations')
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+            warnings.warn(f'accumulative_counts={k}: BatchNorm layers compute their statistics on each small batch, '
+                          'not on the accumulated one, so results may differ slightly from a k times larger batch')
 
-def _scale_loss(self: OptimWrapper, loss: Tensor) -> Tensor:
-    "`loss` divided by the number of iterations whose gradients the next update adds up."
-    k = self.accumulative_counts
-    if k == 1: return loss
-    if self._max_counts == -1 or self._inner_count < self._divisible_counts: return loss / k
-    if self._inner_count >= self._max_counts:
-        raise RuntimeError(f'update_params called after the {self._max_counts} iterations given to initialize_count_status')
-    return loss / self._remainder_counts
+    def scale_loss(self, loss: Tensor) -> Tensor:
+        "`loss` divided by the number of iterations whose gradients the next update adds up."
+        k = self.accumulative_counts
+        if k == 1: return loss
+        if self._max_counts == -1 or self._inner_count < self._divisible_counts: return loss / k
+        if self._inner_count >= self._max_counts:
+            raise RuntimeError(f'update_params called after the {self._max_counts} iterations '
+                               'given to initialize_count_status')
+        return loss / self._remainder_counts
 
-def _should_update(self: OptimWrapper) -> bool:
-    "True when the backward pass just done ends an accumulation: time to step and zero the gradients."
-    return self._inner_count % self.accumulative_counts == 0 or self._inner_count == self._max_counts
+    def should_update(self) -> bool:
+        "True when the backward pass just done ends an accumulation: time to step and zero the gradients."
+        return self._inner_count % self.accumulative_counts == 0 or self._inner_count == self._max_counts
 
-def _should_sync(self: OptimWrapper) -> bool:
-    "True when the coming iteration ends an accumulation, so that its backward must all-reduce the gradients."
-    return (self._inner_count + 1) % self.accumulative_counts == 0 or self._inner_count + 1 == self._max_counts
+    def should_sync(self) -> bool:
+        "True when the coming iteration ends an accumulation, so that its backward must all-reduce the gradients."
+        return ((self._inner_count + 1) % self.accumulative_counts == 0
+                or self._inner_count + 1 == self._max_counts)
 
-OptimWrapper.initialize_count_status, OptimWrapper.scale_loss = _initialize_count_status, _scale_loss
-OptimWrapper.should_update, OptimWrapper.should_sync = _should_update, _should_sync
+    # the steps
+    @contextmanager
+    def optim_context(self, model: nn.Module) -> Iterator[None]:
+        "Wrap the forward pass of one iteration: DDP's gradient all-reduce is skipped when it does not update."
+        if not self.should_sync() and hasattr(model, 'no_sync'):
+            with model.no_sync(): yield
+        else: yield
 
-# %% ../../nbs/engine/02_optim.ipynb #335ea859
-@contextmanager
-def _optim_context(self: OptimWrapper, model: nn.Module) -> Iterator[None]:
-    "Wrap the forward pass of one iteration: DDP's gradient all-reduce is skipped when it does not update."
-    if not self.should_sync() and hasattr(model, 'no_sync'):
-        with model.no_sync(): yield
-    else: yield
+    def backward(self, loss: Tensor, **kwargs) -> None:
+        "Backpropagate `loss` (already scaled) and count the iteration."
+        loss.backward(**kwargs)
+        self._inner_count += 1
 
-def _backward(self: OptimWrapper, loss: Tensor, **kwargs) -> None:
-    "Backpropagate `loss` (already scaled) and count the iteration."
-    loss.backward(**kwargs)
-    self._inner_count += 1
+    def _clip_grad(self) -> None:
+        "Clip the gradients of the parameters that have one, as `clip_grad` says; keep the norm in `grad_norm`."
+        params = [p for g in self.param_groups for p in g['params'] if p.requires_grad and p.grad is not None]
+        if not params: return
+        kwargs = dict(self.clip_grad_kwargs)
+        kind = kwargs.pop('type')
+        norm = _CLIP_FUNCTIONS[kind](params, **kwargs)
+        if kind == 'norm': self.grad_norm = norm.detach()
 
-def _clip_grad(self: OptimWrapper) -> None:
-    "Clip the gradients of the parameters that have one, as `clip_grad` says; keep the norm in `grad_norm`."
-    params = [p for g in self.param_groups for p in g['params'] if p.requires_grad and p.grad is not None]
-    if not params: return
-    kwargs = dict(self.clip_grad_kwargs)
-    kind = kwargs.pop('type')
-    norm = _CLIP_FUNCTIONS[kind](params, **kwargs)
-    if kind == 'norm': self.grad_norm = norm.detach()
+    def step(self, **kwargs) -> None:
+        "Clip the gradients (when `clip_grad` is set) and step the optimizer."
+        if self.clip_grad_kwargs: self._clip_grad()
+        self.optimizer.step(**kwargs)
 
-def _step(self: OptimWrapper, **kwargs) -> None:
-    "Clip the gradients (when `clip_grad` is set) and step the optimizer."
-    if self.clip_grad_kwargs: self._clip_grad()
-    self.optimizer.step(**kwargs)
+    def zero_grad(self, **kwargs) -> None:
+        "Zero (by default: drop) the gradients."
+        self.optimizer.zero_grad(**kwargs)
 
-def _zero_grad(self: OptimWrapper, **kwargs) -> None:
-    "Zero (by default: drop) the gradients."
-    self.optimizer.zero_grad(**kwargs)
+    def update_params(self,
+                      loss: Tensor,  # the total loss of this iteration's mini-batch
+                      step_kwargs: dict | None = None,  # passed to `step`
+                      zero_kwargs: dict | None = None) -> None:  # passed to `zero_grad`
+        "Scale and backpropagate `loss`; step and zero the gradients when this iteration ends an accumulation."
+        self.backward(self.scale_loss(loss))
+        if self.should_update():
+            self.step(**(step_kwargs or {}))
+            self.zero_grad(**(zero_kwargs or {}))
 
-def _update_params(self: OptimWrapper,
-                   loss: Tensor,  # the total loss of this iteration's mini-batch
-                   step_kwargs: dict | None = None,  # passed to `step`
-                   zero_kwargs: dict | None = None) -> None:  # passed to `zero_grad`
-    "Scale and backpropagate `loss`; step and zero the gradients when this iteration ends an accumulation."
-    self.backward(self.scale_loss(loss))
-    if self.should_update():
-        self.step(**(step_kwargs or {}))
-        self.zero_grad(**(zero_kwargs or {}))
+    # what a logger and a checkpoint read
+    def get_lr(self) -> dict[str, list[float]]:
+        "The learning rate of each param group, as `{'lr': [...]}`."
+        return {'lr': [g['lr'] for g in self.param_groups]}
 
-def _get_lr(self: OptimWrapper) -> dict[str, list[float]]:
-    "The learning rate of each param group, as `{'lr': [...]}`."
-    return {'lr': [g['lr'] for g in self.param_groups]}
+    def get_momentum(self) -> dict[str, list[float]]:
+        "The momentum of each param group (`betas[0]` for Adam-like optimizers, 0 without one): `{'momentum': [...]}`."
+        return {'momentum': [_group_momentum(g) for g in self.param_groups]}
 
-def _group_momentum(group: dict) -> float:
-    return group['momentum'] if 'momentum' in group else group['betas'][0] if 'betas' in group else 0.
+    def state_dict(self) -> dict:
+        "The optimizer's state dict (what a checkpoint saves)."
+        return self.optimizer.state_dict()
 
-def _get_momentum(self: OptimWrapper) -> dict[str, list[float]]:
-    "The momentum of each param group (`betas[0]` for Adam-like optimizers, 0 without one), as `{'momentum': [...]}`."
-    return {'momentum': [_group_momentum(g) for g in self.param_groups]}
-
-def _state_dict(self: OptimWrapper) -> dict:
-    "The optimizer's state dict (what a checkpoint saves)."
-    return self.optimizer.state_dict()
-
-def _load_state_dict(self: OptimWrapper, state_dict: dict) -> None:
-    "Restore the optimizer from `state_dict`."
-    self.optimizer.load_state_dict(state_dict)
-
-OptimWrapper.optim_context, OptimWrapper.backward, OptimWrapper._clip_grad = _optim_context, _backward, _clip_grad
-OptimWrapper.step, OptimWrapper.zero_grad, OptimWrapper.update_params = _step, _zero_grad, _update_params
-OptimWrapper.get_lr, OptimWrapper.get_momentum = _get_lr, _get_momentum
-OptimWrapper.state_dict, OptimWrapper.load_state_dict = _state_dict, _load_state_dict
+    def load_state_dict(self, state_dict: dict) -> None:
+        "Restore the optimizer from `state_dict`."
+        self.optimizer.load_state_dict(state_dict)
 
 # %% ../../nbs/engine/02_optim.ipynb #9f88fd1f
 _AMP_DTYPES = {'float16': torch.float16, 'fp16': torch.float16, 'half': torch.float16,
@@ -207,7 +204,8 @@ def _grad_scaler_args(loss_scale: str | float | Mapping) -> tuple[dict, float | 
     if isinstance(loss_scale, (int, float)) and not isinstance(loss_scale, bool) and loss_scale > 0:
         return dict(init_scale=float(loss_scale)), float(loss_scale)
     if isinstance(loss_scale, Mapping): return dict(loss_scale), None
-    raise ValueError(f"AmpOptimWrapper: loss_scale must be 'dynamic', a positive number or a dict of GradScaler arguments, got {loss_scale!r}")
+    raise ValueError("AmpOptimWrapper: loss_scale must be 'dynamic', a positive number or a dict of GradScaler "
+                     f"arguments, got {loss_scale!r}")
 
 # %% ../../nbs/engine/02_optim.ipynb #ad9e0456
 @OPTIM_WRAPPERS.register_module()
@@ -223,7 +221,8 @@ class AmpOptimWrapper(OptimWrapper):
         self.device_type = _params_device_type(optimizer)
         self.cast_dtype = _amp_dtype(dtype, self.device_type)
         scaler_args, self._scale_update_param = _grad_scaler_args(loss_scale)
-        try: self.loss_scaler = torch.amp.GradScaler(self.device_type, enabled=self.cast_dtype == torch.float16, **scaler_args)
+        scaled = self.cast_dtype == torch.float16  # bfloat16 has float32's range: no scaling
+        try: self.loss_scaler = torch.amp.GradScaler(self.device_type, enabled=scaled, **scaler_args)
         except TypeError as e: raise ValueError(f'AmpOptimWrapper: loss_scale={loss_scale!r}: {e}') from e
 
     @contextmanager
@@ -256,7 +255,8 @@ class AmpOptimWrapper(OptimWrapper):
         self.optimizer.load_state_dict(state_dict)
 
     def __repr__(self) -> str:
-        return f'{super().__repr__()[:-1]}, dtype={self.cast_dtype}, loss_scaler_enabled={self.loss_scaler.is_enabled()})'
+        return (f'{super().__repr__()[:-1]}, dtype={self.cast_dtype}, '
+                f'loss_scaler_enabled={self.loss_scaler.is_enabled()})')
 
 # %% ../../nbs/engine/02_optim.ipynb #576c9b85
 NORM_LAYERS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.GroupNorm, nn.LayerNorm)
@@ -274,21 +274,26 @@ def _check_paramwise_cfg(paramwise_cfg: dict, base_lr: float | None, base_wd: fl
     if unknown: raise KeyError(f'paramwise_cfg: unknown key(s) {unknown}; supported: {list(PARAMWISE_KEYS)}')
     custom = paramwise_cfg.get('custom_keys', {})
     if not isinstance(custom, Mapping) or not all(isinstance(v, Mapping) for v in custom.values()):
-        raise TypeError(f"paramwise_cfg.custom_keys must map name fragments to dicts such as dict(lr_mult=0.1), got {custom!r}")
+        raise TypeError('paramwise_cfg.custom_keys must map name fragments to dicts such as dict(lr_mult=0.1), '
+                        f'got {custom!r}')
     lr_keys = [f'custom_keys.{k}.lr_mult' for k, v in custom.items() if 'lr_mult' in v]
     lr_keys += ['bias_lr_mult'] if paramwise_cfg.get('bias_lr_mult') is not None else []
-    if base_lr is None and lr_keys: raise ValueError(f'paramwise_cfg: {lr_keys} scale the learning rate, but the optimizer config has no lr')
+    if base_lr is None and lr_keys:
+        raise ValueError(f'paramwise_cfg: {lr_keys} scale the learning rate, but the optimizer config has no lr')
     wd_keys = [f'custom_keys.{k}.decay_mult' for k, v in custom.items() if 'decay_mult' in v]
     wd_keys += [k for k in _DECAY_KEYS if paramwise_cfg.get(k) is not None]
-    if base_wd is None and wd_keys: raise ValueError(f'paramwise_cfg: {wd_keys} scale the weight decay, but the optimizer config has no weight_decay')
+    if base_wd is None and wd_keys:
+        raise ValueError(f'paramwise_cfg: {wd_keys} scale the weight decay, '
+                         'but the optimizer config has no weight_decay')
 
 def _optimizer_class(optimizer_cfg: Mapping) -> type:
     "The optimizer class that `optimizer_cfg['type']` names."
-    if 'type' not in optimizer_cfg: raise KeyError(f"optim_wrapper.optimizer needs a type, such as type='SGD', got {dict(optimizer_cfg)!r}")
+    if 'type' not in optimizer_cfg:
+        raise KeyError(f"optim_wrapper.optimizer needs a type, such as type='SGD', got {dict(optimizer_cfg)!r}")
     cls = optimizer_cfg['type']
     if isinstance(cls, str):
         found = OPTIMIZERS.get(cls)
-        if found is None: raise OPTIMIZERS._unknown(cls)
+        if found is None: raise OPTIMIZERS.unknown_key_error(cls)
         return found
     return cls
 
@@ -297,10 +302,11 @@ def _optimizer_class(optimizer_cfg: Mapping) -> type:
 class DefaultOptimWrapperConstructor:
     "Builds a config's optimizer wrapper for a model, with per-parameter lr and weight decay from `paramwise_cfg`."
     def __init__(self,
-                 optim_wrapper_cfg: dict,  # a config's `optim_wrapper`: `optimizer=dict(type=..., lr=...)` and the wrapper's arguments
-                 paramwise_cfg: dict | None = None):  # custom_keys, bias_lr_mult, bias/norm/dwconv/flat_decay_mult, bypass_duplicate
+                 optim_wrapper_cfg: dict,  # a config's `optim_wrapper`: `optimizer=dict(...)` and wrapper arguments
+                 paramwise_cfg: dict | None = None):  # custom_keys, *_lr_mult, *_decay_mult, bypass_duplicate
         if not isinstance(optim_wrapper_cfg, Mapping) or 'optimizer' not in optim_wrapper_cfg:
-            raise KeyError(f"optim_wrapper needs an 'optimizer' entry such as dict(type='SGD', lr=0.02), got {optim_wrapper_cfg!r}")
+            raise KeyError("optim_wrapper needs an 'optimizer' entry such as dict(type='SGD', lr=0.02), "
+                           f"got {optim_wrapper_cfg!r}")
         cfg = copy.deepcopy(dict(optim_wrapper_cfg))
         if paramwise_cfg is None: paramwise_cfg = cfg.get('paramwise_cfg')
         cfg.pop('paramwise_cfg', None)
@@ -335,7 +341,7 @@ class DefaultOptimWrapperConstructor:
         return settings
 
     def param_settings(self, model: nn.Module) -> list[tuple[str, nn.Parameter, dict]]:
-        "`(name, parameter, settings)` for each parameter of `model` in order; shared parameters as `bypass_duplicate` says."
+        "`(name, parameter, settings)` for each parameter of `model`, in order; shared ones as `bypass_duplicate` says."
         seen, out = {}, []
         for prefix, module in _unwrap(model).named_modules(remove_duplicate=False):
             for short_name, param in module.named_parameters(recurse=False):
@@ -361,7 +367,7 @@ class DefaultOptimWrapperConstructor:
         return OPTIM_WRAPPERS.build({'type': 'OptimWrapper', **self.optim_wrapper_cfg}, optimizer=optimizer)
 
 def group_params(param_settings: list[tuple[str, nn.Parameter, dict]],  # from `param_settings`
-                 defaults: Mapping = {}) -> list[dict]:  # the optimizer's own settings (a setting equal to one is dropped)
+                 defaults: Mapping = {}) -> list[dict]:  # the optimizer's own settings (equal settings are dropped)
     "Param groups for an optimizer: parameters with equal settings share a group, in order of first appearance."
     groups: dict[str, dict] = {}
     for _, param, settings in param_settings:
@@ -377,5 +383,6 @@ def build_optim_wrapper(model: nn.Module,  # the model to optimize (DDP-wrapped 
     cfg = copy.deepcopy(dict(cfg))
     constructor = cfg.pop('constructor', 'DefaultOptimWrapperConstructor')
     paramwise_cfg = cfg.pop('paramwise_cfg', None)
-    builder = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(type=constructor, optim_wrapper_cfg=cfg, paramwise_cfg=paramwise_cfg))
+    builder = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(type=constructor, optim_wrapper_cfg=cfg,
+                                                    paramwise_cfg=paramwise_cfg))
     return builder(model)

@@ -23,7 +23,8 @@ from ..registry import (DATASETS, DATA_SAMPLERS, EVALUATOR, FUNCTIONS, HOOKS, LO
 from .checkpoint import (atomic_write_text, atomic_save, describe_load, find_latest_checkpoint,
                                      get_rng_state, load_checkpoint_file, load_model_state, weights_to_cpu)
 from .dist import (DetDistributedDataParallel, all_gather_object, broadcast_object, get_device,
-                               get_dist_info, init_dist, is_distributed, is_main_process, sync_random_seed, unwrap_model)
+                               get_dist_info, init_dist, is_distributed, is_main_process, sync_random_seed,
+                               unwrap_model)
 from .evaluator import Evaluator
 from .hooks import STAGES, Hook, get_priority
 from .logging import MessageHub, build_logger, collect_env, format_env
@@ -48,7 +49,8 @@ def build_dataloader(cfg: Mapping | DataLoader,  # a dataloader config (or a bui
     if isinstance(cfg, DataLoader): return cfg
     cfg = copy.deepcopy(dict(cfg))
     for key in ('dataset', 'sampler'):
-        if key not in cfg: raise KeyError(f"{name} needs a {key!r} (e.g. sampler=dict(type='DefaultSampler', shuffle=True))")
+        if key not in cfg:
+            raise KeyError(f"{name} needs a {key!r} (e.g. sampler=dict(type='DefaultSampler', shuffle=True))")
     dataset = cfg.pop('dataset')
     if isinstance(dataset, Mapping): dataset = DATASETS.build(dataset)
     if hasattr(dataset, 'full_init'): dataset.full_init()
@@ -56,11 +58,12 @@ def build_dataloader(cfg: Mapping | DataLoader,  # a dataloader config (or a bui
     if isinstance(sampler, Mapping): sampler = DATA_SAMPLERS.build(sampler, dataset=dataset, seed=seed)
     batch_size = cfg.pop('batch_size', 1)
     batch_sampler = cfg.pop('batch_sampler', None)
-    if isinstance(batch_sampler, Mapping): batch_sampler = DATA_SAMPLERS.build(batch_sampler, sampler=sampler, batch_size=batch_size)
+    if isinstance(batch_sampler, Mapping):
+        batch_sampler = DATA_SAMPLERS.build(batch_sampler, sampler=sampler, batch_size=batch_size)
     collate = dict(cfg.pop('collate_fn', None) or dict(type='pseudo_collate'))
     collate_type = collate.pop('type')
     collate_fn = FUNCTIONS.get(collate_type) if isinstance(collate_type, str) else collate_type
-    if collate_fn is None: raise FUNCTIONS._unknown(collate_type)
+    if collate_fn is None: raise FUNCTIONS.unknown_key_error(collate_type)
     if collate: collate_fn = partial(collate_fn, **collate)
     if not cfg.get('num_workers', 0): cfg.pop('persistent_workers', None)
     return DataLoader(dataset, batch_size=1 if batch_sampler is not None else batch_size,
@@ -75,7 +78,8 @@ def batch_size_of(loader: DataLoader) -> int:
 # %% ../../nbs/engine/00_runner.ipynb #8f4e998b
 DEFAULT_HOOKS = dict(runtime_info=dict(type='RuntimeInfoHook'), timer=dict(type='IterTimerHook'),
                      sampler_seed=dict(type='DistSamplerSeedHook'), logger=dict(type='LoggerHook'),
-                     param_scheduler=dict(type='ParamSchedulerHook'), checkpoint=dict(type='CheckpointHook', interval=1))
+                     param_scheduler=dict(type='ParamSchedulerHook'),
+                     checkpoint=dict(type='CheckpointHook', interval=1))
 
 def _check_group(what: str, **values) -> bool:
     "True when all of `values` are given, False when none is; an error naming the missing ones otherwise."
@@ -85,6 +89,16 @@ def _check_group(what: str, **values) -> bool:
         raise ValueError(f'{what} needs {", ".join(values)}: {", ".join(given)} given but {", ".join(missing)} missing')
     return bool(given)
 
+def _as_checkpoint(obj: Any, filename: str) -> dict:
+    "A loaded file as a checkpoint dict: a bare state dict becomes `{'state_dict': ...}`."
+    if not isinstance(obj, Mapping): raise TypeError(f'{filename} holds a {type(obj).__name__}, not a checkpoint dict')
+    if 'state_dict' in obj: return dict(obj)
+    state = obj.get('model', obj)
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise TypeError(f'{filename} holds neither a "state_dict" nor a dict of tensors')
+    return dict(state_dict=state)
+
+# %% ../../nbs/engine/00_runner.ipynb #ca029c38
 @RUNNERS.register_module()
 class Runner:
     "Builds what a config describes and runs training (`train`), validation (`val`) or testing (`test`) with hooks."
@@ -106,9 +120,9 @@ class Runner:
                  custom_hooks: Sequence | None = None,
                  data_preprocessor: Mapping | None = None,  # the model's, when the model config has none
                  load_from: str | None = None,  # a checkpoint: its weights (or, with resume=True, everything)
-                 resume: bool = False,  # continue training from `load_from`, or from the latest checkpoint in work_dir
+                 resume: bool = False,  # continue training from `load_from`, or the latest checkpoint in work_dir
                  launcher: str = 'none',  # 'pytorch' for torchrun
-                 env_cfg: Mapping | None = None,  # cudnn_benchmark, mp_cfg, dist_cfg
+                 env_cfg: Mapping | None = None,  # cudnn_benchmark, mp_cfg, dist_cfg, winograd
                  log_processor: Mapping | None = None,
                  log_level: str = 'INFO',
                  visualizer: Any = None,  # a visualizer or its config
@@ -119,9 +133,12 @@ class Runner:
                  cfg: Mapping | None = None):  # the whole config, logged and saved in checkpoints
         self.cfg = cfg if isinstance(cfg, Config) else Config(copy.deepcopy(dict(cfg or {})))
         import_custom_modules(self.cfg)
-        self._has_train = _check_group('training', train_dataloader=train_dataloader, train_cfg=train_cfg, optim_wrapper=optim_wrapper)
-        self._has_val = _check_group('validation', val_dataloader=val_dataloader, val_cfg=val_cfg, val_evaluator=val_evaluator)
-        self._has_test = _check_group('testing', test_dataloader=test_dataloader, test_cfg=test_cfg, test_evaluator=test_evaluator)
+        self._has_train = _check_group('training', train_dataloader=train_dataloader, train_cfg=train_cfg,
+                                       optim_wrapper=optim_wrapper)
+        self._has_val = _check_group('validation', val_dataloader=val_dataloader, val_cfg=val_cfg,
+                                     val_evaluator=val_evaluator)
+        self._has_test = _check_group('testing', test_dataloader=test_dataloader, test_cfg=test_cfg,
+                                      test_evaluator=test_evaluator)
         self.work_dir = Path(work_dir).resolve()
         self.launcher = launcher
         self.setup_env(dict(env_cfg or {}))
@@ -132,7 +149,8 @@ class Runner:
         stem = Path(self.cfg.filename).stem if self.cfg.filename else None
         self.experiment_name = experiment_name or (f'{stem}_{self.timestamp}' if stem else self.timestamp)
         self.log_dir = self.work_dir / self.timestamp
-        self.logger = build_logger(f'detnb.{self.experiment_name}', self.log_dir / f'{self.timestamp}.log', log_level, self.rank)
+        self.logger = build_logger(f'detnb.{self.experiment_name}', self.log_dir / f'{self.timestamp}.log',
+                                   log_level, self.rank)
         self.message_hub = MessageHub()
         self.log_processor = LOG_PROCESSORS.build({'type': 'LogProcessor', **(log_processor or {})}) \
             if isinstance(log_processor, Mapping) or log_processor is None else log_processor
@@ -145,9 +163,10 @@ class Runner:
         self.register_hooks(default_hooks, custom_hooks)
         self.load_from, self.resume_requested = load_from, resume
         self.resumed_from: str | None = None  # the checkpoint training resumed from (hooks read it)
-        self._loops = dict(train=(train_cfg, train_dataloader), val=(val_cfg, val_dataloader), test=(test_cfg, test_dataloader))
+        self._loops = dict(train=(train_cfg, train_dataloader), val=(val_cfg, val_dataloader),
+                           test=(test_cfg, test_dataloader))
         self._built: dict[str, BaseLoop] = {}
-        self.optim_wrapper, self.param_schedulers = optim_wrapper, param_scheduler  # configs until build_optimization()
+        self.optim_wrapper, self.param_schedulers = optim_wrapper, param_scheduler  # configs until built
         self._optimization_built = False
         self._auto_scale_lr = auto_scale_lr
         self._evaluators = dict(val=val_evaluator, test=test_evaluator)
@@ -158,9 +177,10 @@ class Runner:
         cfg = cfg if isinstance(cfg, Config) else Config(copy.deepcopy(dict(cfg)))
         work_dir = cfg.get('work_dir') or (str(Path('work_dirs') / Path(cfg.filename).stem) if cfg.filename else None)
         if work_dir is None: raise ValueError('the config sets no work_dir and has no file name to derive one from')
-        keys = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr',
-                'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks',
-                'data_preprocessor', 'load_from', 'log_processor', 'visualizer', 'randomness', 'experiment_name', 'env_cfg')
+        keys = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg',
+                'auto_scale_lr', 'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator',
+                'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from', 'log_processor', 'visualizer',
+                'randomness', 'experiment_name', 'env_cfg')
         optional = {k: cfg.get(k) for k in keys}
         if 'model' not in cfg: raise KeyError('the config has no "model"')
         return cls(model=cfg['model'], work_dir=work_dir, resume=bool(cfg.get('resume', False)),
@@ -168,294 +188,323 @@ class Runner:
                    default_scope=cfg.get('default_scope', 'detnb'),
                    find_unused_parameters=cfg.get('find_unused_parameters', False), cfg=cfg, **optional)
 
-# %% ../../nbs/engine/00_runner.ipynb #79dd170d
-def _setup_env(self: Runner, env_cfg: dict) -> None:
-    "Multiprocessing start method, OpenCV threads, cuDNN benchmark, and the process group when distributed."
-    mp_cfg = env_cfg.get('mp_cfg') or {}
-    method = mp_cfg.get('mp_start_method')
-    if method is not None and sys.platform != 'win32' and multiprocessing.get_start_method(allow_none=True) != method:
-        multiprocessing.set_start_method(method, force=True)
-    threads = mp_cfg.get('opencv_num_threads')
-    if threads is not None:
-        import cv2
-        cv2.setNumThreads(threads)  # dataloader workers inherit it: 0 keeps OpenCV from oversubscribing the CPU
-    torch.backends.cudnn.benchmark = bool(env_cfg.get('cudnn_benchmark', False))
-    self.backend = None
-    if self.launcher != 'none':
-        if is_distributed(): self.backend = torch_dist.get_backend()
-        else: self.backend = init_dist(self.launcher, (env_cfg.get('dist_cfg') or {}).get('backend'))
+    # environment, randomness and the first log lines
+    def setup_env(self, env_cfg: dict) -> None:
+        "Multiprocessing start method, OpenCV threads, cuDNN benchmark, Winograd, the process group when distributed."
+        mp_cfg = env_cfg.get('mp_cfg') or {}
+        method = mp_cfg.get('mp_start_method')
+        current = multiprocessing.get_start_method(allow_none=True)
+        if method is not None and sys.platform != 'win32' and current != method:
+            multiprocessing.set_start_method(method, force=True)
+        threads = mp_cfg.get('opencv_num_threads')
+        if threads is not None:
+            import cv2
+            cv2.setNumThreads(threads)  # dataloader workers inherit it: 0 keeps OpenCV from oversubscribing the CPU
+        torch.backends.cudnn.benchmark = bool(env_cfg.get('cudnn_benchmark', False))
+        if env_cfg.get('winograd') is not None:
+            from detnb.models.layers.conv import set_winograd  # here: the engine does not import the models at import
+            set_winograd(env_cfg['winograd'])
+        self.backend = None
+        if self.launcher != 'none':
+            if is_distributed(): self.backend = torch_dist.get_backend()
+            else: self.backend = init_dist(self.launcher, (env_cfg.get('dist_cfg') or {}).get('backend'))
 
-def _set_randomness(self: Runner, seed: int | None = None, diff_rank_seed: bool = False, deterministic: bool = False) -> None:
-    "Seed Python, NumPy and torch; `seed=None` draws one (shared by all processes)."
-    if seed is None: seed = sync_random_seed()
-    self.randomness = dict(seed=int(seed), diff_rank_seed=diff_rank_seed, deterministic=deterministic)
-    self.seed = int(seed)  # what samplers and dataloaders use: the same on every process
-    local = self.seed + self.rank if diff_rank_seed else self.seed
-    random.seed(local); np.random.seed(local % 2**32); torch.manual_seed(local)
-    if deterministic:
-        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    def set_randomness(self, seed: int | None = None, diff_rank_seed: bool = False,
+                       deterministic: bool = False) -> None:
+        "Seed Python, NumPy and torch; `seed=None` draws one (shared by all processes)."
+        if seed is None: seed = sync_random_seed()
+        self.randomness = dict(seed=int(seed), diff_rank_seed=diff_rank_seed, deterministic=deterministic)
+        self.seed = int(seed)  # what samplers and dataloaders use: the same on every process
+        local = self.seed + self.rank if diff_rank_seed else self.seed
+        random.seed(local); np.random.seed(local % 2**32); torch.manual_seed(local)
+        if deterministic:
+            os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
 
-def _log_start(self: Runner, default_scope: str | None) -> None:
-    "Log the environment, the distributed setup, the seed and the config."
-    run = (f'    distributed: {self.world_size} processes, backend {self.backend}' if self.world_size > 1 else '    distributed: no')
-    self.logger.info('\n' + '-' * 60 + '\nSystem environment:\n' + format_env(collect_env()) + '\n\nRuntime environment:\n'
-                     + run + f'\n    seed: {self.randomness["seed"]}, deterministic: {self.randomness["deterministic"]}, '
-                     f'diff_rank_seed: {self.randomness["diff_rank_seed"]}\n    work_dir: {self.work_dir}\n' + '-' * 60)
-    if default_scope not in (None, 'detnb'):
-        self.logger.warning(f'default_scope={default_scope!r}: detnb has one registry scope; types are looked up in detnb')
-    if self.cfg: self.logger.info(f'Config:\n{self.cfg.pretty_text}')
+    def _log_start(self, default_scope: str | None) -> None:
+        "Log the environment, the distributed setup, the seed and the config."
+        run = (f'    distributed: {self.world_size} processes, backend {self.backend}' if self.world_size > 1
+               else '    distributed: no')
+        seeds = (f'    seed: {self.randomness["seed"]}, deterministic: {self.randomness["deterministic"]}, '
+                 f'diff_rank_seed: {self.randomness["diff_rank_seed"]}')
+        self.logger.info('\n' + '-' * 60 + '\nSystem environment:\n' + format_env(collect_env())
+                         + f'\n\nRuntime environment:\n{run}\n{seeds}\n    work_dir: {self.work_dir}\n' + '-' * 60)
+        if default_scope not in (None, 'detnb'):
+            self.logger.warning(f'default_scope={default_scope!r}: detnb has one registry scope; '
+                                'types are looked up in detnb')
+        if self.cfg: self.logger.info(f'Config:\n{self.cfg.pretty_text}')
 
-Runner.setup_env, Runner.set_randomness, Runner._log_start = _setup_env, _set_randomness, _log_start
+    # model and hooks
+    def build_model(self, model: nn.Module | Mapping, data_preprocessor: Mapping | None = None) -> nn.Module:
+        "The model a config describes (an `nn.Module` is taken as is), on this process's device."
+        if isinstance(model, Mapping):
+            cfg = dict(model)
+            if data_preprocessor is not None: cfg.setdefault('data_preprocessor', data_preprocessor)
+            model = MODELS.build(cfg)
+        if not isinstance(model, nn.Module):
+            raise TypeError(f'model must be an nn.Module or its config, got {type(model).__name__}')
+        return model.to(self.device)
 
-# %% ../../nbs/engine/00_runner.ipynb #5d8f986e
-def _build_model(self: Runner, model: nn.Module | Mapping, data_preprocessor: Mapping | None = None) -> nn.Module:
-    "The model a config describes (an `nn.Module` is taken as is), on this process's device."
-    if isinstance(model, Mapping):
-        cfg = dict(model)
-        if data_preprocessor is not None: cfg.setdefault('data_preprocessor', data_preprocessor)
-        model = MODELS.build(cfg)
-    if not isinstance(model, nn.Module): raise TypeError(f'model must be an nn.Module or its config, got {type(model).__name__}')
-    return model.to(self.device)
+    def wrap_model(self, model: nn.Module, find_unused_parameters: bool = False) -> nn.Module:
+        "`model` wrapped for data-parallel training when the run is distributed."
+        if not is_distributed(): return model
+        device_ids = [self.device.index] if self.device.type == 'cuda' else None
+        return DetDistributedDataParallel(model, device_ids=device_ids, broadcast_buffers=False,
+                                          find_unused_parameters=find_unused_parameters)
 
-def _wrap_model(self: Runner, model: nn.Module, find_unused_parameters: bool = False) -> nn.Module:
-    "`model` wrapped for data-parallel training when the run is distributed."
-    if not is_distributed(): return model
-    device_ids = [self.device.index] if self.device.type == 'cuda' else None
-    return DetDistributedDataParallel(model, device_ids=device_ids, broadcast_buffers=False,
-                                      find_unused_parameters=find_unused_parameters)
+    def register_hook(self, hook: Hook | Mapping, priority: int | str | None = None) -> Hook:
+        "Add a hook (or its config) in priority order, after the hooks of the same priority."
+        if isinstance(hook, Mapping):
+            cfg = dict(hook)
+            priority = cfg.pop('priority', priority)
+            hook = HOOKS.build(cfg)
+        if not all(callable(getattr(hook, stage, None)) for stage in STAGES):
+            raise TypeError(f'a hook must be a Hook (or its config), got {type(hook).__name__}')
+        hook.priority = get_priority(priority if priority is not None else hook.priority)
+        position = sum(1 for h in self.hooks if h.priority <= hook.priority)
+        self.hooks.insert(position, hook)
+        return hook
 
-def _register_hook(self: Runner, hook: Hook | Mapping, priority: int | str | None = None) -> Hook:
-    "Add a hook (or its config) in priority order, after the hooks of the same priority."
-    if isinstance(hook, Mapping):
-        cfg = dict(hook)
-        priority = cfg.pop('priority', priority)
-        hook = HOOKS.build(cfg)
-    if not all(callable(getattr(hook, stage, None)) for stage in STAGES):
-        raise TypeError(f'a hook must be a Hook (or its config), got {type(hook).__name__}')
-    hook.priority = get_priority(priority if priority is not None else hook.priority)
-    position = sum(1 for h in self.hooks if h.priority <= hook.priority)
-    self.hooks.insert(position, hook)
-    return hook
+    def register_hooks(self, default_hooks: Mapping | None = None, custom_hooks: Sequence | None = None) -> None:
+        "Register DEFAULT_HOOKS updated by `default_hooks` (None removes one), then `custom_hooks`."
+        hooks = copy.deepcopy(DEFAULT_HOOKS)
+        for name, cfg in (default_hooks or {}).items():
+            if cfg is None: hooks.pop(name, None)
+            else: hooks[name] = cfg
+        for cfg in hooks.values(): self.register_hook(cfg)
+        for cfg in custom_hooks or []: self.register_hook(cfg)
 
-def _register_hooks(self: Runner, default_hooks: Mapping | None = None, custom_hooks: Sequence | None = None) -> None:
-    "Register DEFAULT_HOOKS updated by `default_hooks` (None removes one), then `custom_hooks`."
-    hooks = copy.deepcopy(DEFAULT_HOOKS)
-    for name, cfg in (default_hooks or {}).items():
-        if cfg is None: hooks.pop(name, None)
-        else: hooks[name] = cfg
-    for cfg in hooks.values(): self.register_hook(cfg)
-    for cfg in custom_hooks or []: self.register_hook(cfg)
+    def call_hook(self, fn_name: str, **kwargs) -> None:
+        "Call `fn_name` of every hook, in priority order."
+        for hook in self.hooks: getattr(hook, fn_name)(self, **kwargs)
 
-def _call_hook(self: Runner, fn_name: str, **kwargs) -> None:
-    "Call `fn_name` of every hook, in priority order."
-    for hook in self.hooks: getattr(hook, fn_name)(self, **kwargs)
+    # loops, dataloaders and evaluators, built on demand
+    def _loop(self, mode: str) -> BaseLoop | None:
+        "The loop of `mode` ('train', 'val', 'test'), built the first time; None when the config has none."
+        if mode in self._built: return self._built[mode]
+        cfg, dataloader = self._loops[mode]
+        if cfg is None or dataloader is None: return None
+        if isinstance(cfg, BaseLoop): loop = cfg
+        else:
+            cfg = dict(cfg)
+            if 'type' not in cfg:
+                cfg['type'] = {'train': 'EpochBasedTrainLoop' if cfg.pop('by_epoch', True) else 'IterBasedTrainLoop',
+                               'val': 'ValLoop', 'test': 'TestLoop'}[mode]
+            extra = dict(evaluator=self._evaluators[mode]) if mode in ('val', 'test') else {}
+            if mode == 'train': dataloader = self.build_dataloader(dataloader, 'train_dataloader')
+            loop = LOOPS.build(cfg, runner=self, dataloader=dataloader, **extra)
+        self._built[mode] = loop
+        if mode != 'train' and self.visualizer is not None and hasattr(loop.dataloader.dataset, 'metainfo'):
+            self.visualizer.dataset_meta = loop.dataloader.dataset.metainfo
+        return loop
 
-Runner.build_model, Runner.wrap_model, Runner.register_hook = _build_model, _wrap_model, _register_hook
-Runner.register_hooks, Runner.call_hook = _register_hooks, _call_hook
+    @property
+    def train_loop(self) -> BaseLoop | None:
+        "The training loop (built on first use)."
+        return self._loop('train')
+    @property
+    def val_loop(self) -> BaseLoop | None:
+        "The validation loop (built on first use)."
+        return self._loop('val')
+    @property
+    def test_loop(self) -> BaseLoop | None:
+        "The test loop (built on first use)."
+        return self._loop('test')
+    @property
+    def train_dataloader(self) -> DataLoader: return self.train_loop.dataloader
+    @property
+    def val_dataloader(self) -> DataLoader: return self.val_loop.dataloader
+    @property
+    def test_dataloader(self) -> DataLoader: return self.test_loop.dataloader
 
-# %% ../../nbs/engine/00_runner.ipynb #2b237d71
-def _loop(self: Runner, mode: str) -> BaseLoop | None:
-    "The loop of `mode` ('train', 'val', 'test'), built the first time; None when the config has none."
-    if mode in self._built: return self._built[mode]
-    cfg, dataloader = self._loops[mode]
-    if cfg is None or dataloader is None: return None
-    if isinstance(cfg, BaseLoop): loop = cfg
-    else:
-        cfg = dict(cfg)
-        if 'type' not in cfg:
-            cfg['type'] = {'train': 'EpochBasedTrainLoop' if cfg.pop('by_epoch', True) else 'IterBasedTrainLoop',
-                           'val': 'ValLoop', 'test': 'TestLoop'}[mode]
-        extra = dict(evaluator=self._evaluators[mode]) if mode in ('val', 'test') else {}
-        if mode == 'train': dataloader = self.build_dataloader(dataloader, 'train_dataloader')
-        loop = LOOPS.build(cfg, runner=self, dataloader=dataloader, **extra)
-    self._built[mode] = loop
-    if mode != 'train' and self.visualizer is not None and hasattr(loop.dataloader.dataset, 'metainfo'):
-        self.visualizer.dataset_meta = loop.dataloader.dataset.metainfo
-    return loop
+    def _progress(self, name: str) -> int:
+        "`name` ('epoch', 'iter', ...) of the training loop; 0 before it is built."
+        return getattr(self._built['train'], name) if 'train' in self._built else 0
+    @property
+    def epoch(self) -> int:
+        "Epochs done by the training loop (0 before training)."
+        return self._progress('epoch')
+    @property
+    def iter(self) -> int:
+        "Iterations done by the training loop (0 before training)."
+        return self._progress('iter')
+    @property
+    def max_epochs(self) -> int:
+        "Epochs of the whole training (0 without a training loop)."
+        return self._progress('max_epochs')
+    @property
+    def max_iters(self) -> int:
+        "Iterations of the whole training (0 without a training loop)."
+        return self._progress('max_iters')
+    @property
+    def distributed(self) -> bool:
+        "True when more than one process runs."
+        return self.world_size > 1
 
-def _build_dataloader(self: Runner, cfg: Mapping | DataLoader, name: str = 'dataloader') -> DataLoader:
-    "A dataloader seeded by the run's seed."
-    return build_dataloader(cfg, self.seed, self.rank, name)
+    def build_dataloader(self, cfg: Mapping | DataLoader, name: str = 'dataloader') -> DataLoader:
+        "A dataloader seeded by the run's seed."
+        return build_dataloader(cfg, self.seed, self.rank, name)
 
-def _build_evaluator(self: Runner, evaluator: Evaluator | Mapping | Sequence) -> Evaluator:
-    "An `Evaluator` from one metric config, a list of them, or `dict(type='Evaluator', metrics=[...])`."
-    if isinstance(evaluator, Evaluator): return evaluator
-    if isinstance(evaluator, Mapping) and 'metrics' in evaluator: return EVALUATOR.build({'type': 'Evaluator', **evaluator})
-    return Evaluator(evaluator)
+    def build_evaluator(self, evaluator: Evaluator | Mapping | Sequence) -> Evaluator:
+        "An `Evaluator` from one metric config, a list of them, or `dict(type='Evaluator', metrics=[...])`."
+        if isinstance(evaluator, Evaluator): return evaluator
+        if isinstance(evaluator, Mapping) and 'metrics' in evaluator:
+            return EVALUATOR.build({'type': 'Evaluator', **evaluator})
+        return Evaluator(evaluator)
 
-Runner._loop, Runner.build_dataloader, Runner.build_evaluator = _loop, _build_dataloader, _build_evaluator
-Runner.train_loop = property(lambda self: self._loop('train'), doc='The training loop (built on first use).')
-Runner.val_loop = property(lambda self: self._loop('val'), doc='The validation loop (built on first use).')
-Runner.test_loop = property(lambda self: self._loop('test'), doc='The test loop (built on first use).')
-Runner.train_dataloader = property(lambda self: self.train_loop.dataloader)
-Runner.val_dataloader = property(lambda self: self.val_loop.dataloader)
-Runner.test_dataloader = property(lambda self: self.test_loop.dataloader)
-def _progress(name: str):
-    return property(lambda self: getattr(self._built['train'], name) if 'train' in self._built else 0,
-                    doc=f'`{name}` of the training loop (0 before training).')
-for _name in ('epoch', 'iter', 'max_epochs', 'max_iters'): setattr(Runner, _name, _progress(_name))
-Runner.distributed = property(lambda self: self.world_size > 1)
+    # optimizer and schedules
+    def build_optimization(self) -> None:
+        "Scale the learning rate when asked, then build the optimizer wrapper and the parameter schedulers."
+        if self._optimization_built: return
+        if isinstance(self.optim_wrapper, Mapping):
+            cfg = copy.deepcopy(dict(self.optim_wrapper))
+            batch_size = batch_size_of(self.train_dataloader)
+            ratio = auto_scale_lr(dict(auto_scale_lr=self._auto_scale_lr, optim_wrapper=cfg), self.world_size,
+                                  batch_size)
+            if ratio is not None:
+                self.logger.info(f'auto_scale_lr: {self.world_size} processes x {batch_size} images over '
+                                 f'base_batch_size {self._auto_scale_lr["base_batch_size"]}: '
+                                 f'lr x {ratio:g} = {cfg["optimizer"]["lr"]:g}')
+            self.optim_wrapper = build_optim_wrapper(self.model, cfg)
+        loop = self.train_loop
+        self.param_schedulers = build_param_schedulers(
+            self.optim_wrapper, self.param_schedulers, epoch_length=len(loop.dataloader),
+            max_epochs=loop.max_epochs if isinstance(loop, EpochBasedTrainLoop) else None, max_iters=loop.max_iters)
+        self._optimization_built = True
 
-# %% ../../nbs/engine/00_runner.ipynb #6897646e
-def _build_optimization(self: Runner) -> None:
-    "Scale the learning rate when asked, then build the optimizer wrapper and the parameter schedulers."
-    if self._optimization_built: return
-    if isinstance(self.optim_wrapper, Mapping):
-        cfg = copy.deepcopy(dict(self.optim_wrapper))
-        ratio = auto_scale_lr(dict(auto_scale_lr=self._auto_scale_lr, optim_wrapper=cfg), self.world_size,
-                              batch_size_of(self.train_dataloader))
-        if ratio is not None:
-            self.logger.info(f'auto_scale_lr: {self.world_size} processes x {batch_size_of(self.train_dataloader)} images '
-                             f'over base_batch_size {self._auto_scale_lr["base_batch_size"]}: lr x {ratio:g} = {cfg["optimizer"]["lr"]:g}')
-        self.optim_wrapper = build_optim_wrapper(self.model, cfg)
-    loop = self.train_loop
-    self.param_schedulers = build_param_schedulers(
-        self.optim_wrapper, self.param_schedulers, epoch_length=len(loop.dataloader),
-        max_epochs=loop.max_epochs if isinstance(loop, EpochBasedTrainLoop) else None, max_iters=loop.max_iters)
-    self._optimization_built = True
+    # checkpoints
+    def _dataset_meta(self) -> dict | None:
+        "The metainfo of the first dataset the run has built (training, else validation, else test)."
+        for mode in ('train', 'val', 'test'):
+            if mode in self._built and hasattr(self._built[mode].dataloader.dataset, 'metainfo'):
+                return self._built[mode].dataloader.dataset.metainfo
+        return None
 
-Runner.build_optimization = _build_optimization
+    def save_checkpoint(self,
+                        out_dir: str | os.PathLike, filename: str,
+                        save_optimizer: bool = True, save_param_scheduler: bool = True,
+                        meta: Mapping | None = None,  # extra metadata
+                        epoch: int | None = None,  # epochs done; default: the training loop's counter
+                        iter: int | None = None) -> Path | None:  # iterations done; default: the loop's counter
+        "Write a checkpoint of the run to `out_dir/filename` (rank 0; every process must call it); the path on rank 0."
+        rng_states = all_gather_object(get_rng_state())
+        if not is_main_process(): return None
+        meta = {**dict(meta or {}), 'epoch': self.epoch if epoch is None else epoch,
+                'iter': self.iter if iter is None else iter, 'seed': self.randomness['seed'],
+                'experiment_name': self.experiment_name, 'detnb_version': detnb.__version__,
+                'time': time.strftime('%Y%m%d_%H%M%S'), 'cfg': self.cfg.pretty_text if self.cfg else '',
+                'dataset_meta': self._dataset_meta()}
+        checkpoint = dict(meta=meta, state_dict=weights_to_cpu(unwrap_model(self.model).state_dict()),
+                          rng_state=rng_states)
+        if save_optimizer and self._optimization_built: checkpoint['optimizer'] = self.optim_wrapper.state_dict()
+        if save_param_scheduler and self._optimization_built:
+            checkpoint['param_schedulers'] = [s.state_dict() for s in self.param_schedulers]
+        self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
+        return atomic_save(checkpoint, Path(out_dir) / filename)
 
-# %% ../../nbs/engine/00_runner.ipynb #2feec953
-def _dataset_meta(self: Runner) -> dict | None:
-    "The metainfo of the first dataset the run has built (training, else validation, else test)."
-    for mode in ('train', 'val', 'test'):
-        if mode in self._built and hasattr(self._built[mode].dataloader.dataset, 'metainfo'):
-            return self._built[mode].dataloader.dataset.metainfo
-    return None
+    def load_checkpoint(self, filename: str | os.PathLike, strict: bool = False) -> dict:
+        "Load the weights of `filename` into the model (fine-tuning, testing); returns the checkpoint."
+        checkpoint = _as_checkpoint(load_checkpoint_file(filename, logger=self.logger), str(filename))
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        problems = describe_load(load_model_state(unwrap_model(self.model), checkpoint['state_dict'], strict))
+        if problems: self.logger.warning(f'loading {filename}:\n{problems}')
+        self.logger.info(f'loaded the weights of {filename}')
+        return checkpoint
 
-def _save_checkpoint(self: Runner,
-                     out_dir: str | os.PathLike, filename: str,
-                     save_optimizer: bool = True, save_param_scheduler: bool = True,
-                     meta: Mapping | None = None,  # extra metadata
-                     epoch: int | None = None,  # epochs done; default: the training loop's counter
-                     iter: int | None = None) -> Path | None:  # iterations done; default: the loop's counter
-    "Write a checkpoint of the run to `out_dir/filename` (rank 0); every process must call it. Returns the path on rank 0."
-    rng_states = all_gather_object(get_rng_state())
-    if not is_main_process(): return None
-    meta = {**dict(meta or {}), 'epoch': self.epoch if epoch is None else epoch, 'iter': self.iter if iter is None else iter,
-            'seed': self.randomness['seed'], 'experiment_name': self.experiment_name, 'detnb_version': detnb.__version__,
-            'time': time.strftime('%Y%m%d_%H%M%S'), 'cfg': self.cfg.pretty_text if self.cfg else '',
-            'dataset_meta': self._dataset_meta()}
-    checkpoint = dict(meta=meta, state_dict=weights_to_cpu(unwrap_model(self.model).state_dict()), rng_state=rng_states)
-    if save_optimizer and self._optimization_built: checkpoint['optimizer'] = self.optim_wrapper.state_dict()
-    if save_param_scheduler and self._optimization_built:
-        checkpoint['param_schedulers'] = [s.state_dict() for s in self.param_schedulers]
-    self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
-    return atomic_save(checkpoint, Path(out_dir) / filename)
+    def resume(self, filename: str | os.PathLike, checkpoint: Mapping | None = None) -> None:
+        "Restore model, optimizer, schedulers, progress and random states from `filename` (the loop must exist)."
+        checkpoint = dict(checkpoint if checkpoint is not None else load_checkpoint_file(filename, logger=self.logger))
+        self.resumed_from = str(filename)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        load_model_state(unwrap_model(self.model), checkpoint['state_dict'], strict=True)
+        meta = checkpoint.get('meta') or {}
+        for key in ('epoch', 'iter'):
+            if key not in meta:
+                raise KeyError(f'{filename} has no meta[{key!r}]: it is not a training checkpoint (use load_from)')
+        if 'optimizer' in checkpoint: self.optim_wrapper.load_state_dict(checkpoint['optimizer'])
+        else: self.logger.warning(f'{filename} has no optimizer state (save_optimizer=False): '
+                                  'the optimizer starts afresh')
+        states = checkpoint.get('param_schedulers')
+        if states is None: self.logger.warning(f'{filename} has no scheduler state: the schedules start afresh')
+        elif len(states) != len(self.param_schedulers):
+            raise ValueError(f'{filename} holds {len(states)} scheduler states, '
+                             f'the config has {len(self.param_schedulers)} schedulers')
+        else:
+            for scheduler, state in zip(self.param_schedulers, states): scheduler.load_state_dict(state)
+        rng = checkpoint.get('rng_state')
+        if rng is not None and len(rng) != self.world_size:
+            self.logger.warning(f'{filename} was written by {len(rng)} processes, this run has {self.world_size}: '
+                                'every process resumes with the random state of rank 0')
+        mine = None if rng is None else rng[self.rank] if len(rng) == self.world_size else rng[0]
+        saved_meta, meta_now = meta.get('dataset_meta'), self._dataset_meta()
+        if saved_meta is not None and meta_now is not None and saved_meta.get('classes') != meta_now.get('classes'):
+            self.logger.warning(f'{filename} was trained on classes {saved_meta.get("classes")}, '
+                                f'this dataset has {meta_now.get("classes")}')
+        self.train_loop.load_progress(meta['epoch'], meta['iter'], mine)
+        self.logger.info(f'resumed from {filename}: epoch {meta["epoch"]}, iteration {meta["iter"]}')
 
-def _as_checkpoint(obj: Any, filename: str) -> dict:
-    "A loaded file as a checkpoint dict: a bare state dict becomes `{'state_dict': ...}`."
-    if not isinstance(obj, Mapping): raise TypeError(f'{filename} holds a {type(obj).__name__}, not a checkpoint dict')
-    if 'state_dict' in obj: return dict(obj)
-    state = obj.get('model', obj)
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise TypeError(f'{filename} holds neither a "state_dict" nor a dict of tensors')
-    return dict(state_dict=state)
+    # train, val and test
+    def _checkpoint_to_resume(self) -> tuple[Path | str | None, dict | None]:
+        "The checkpoint `resume` asks for, loaded; (None, None) when not resuming or none exists yet."
+        if not self.resume_requested: return None, None
+        path = self.load_from or find_latest_checkpoint(self.work_dir)
+        if path is None:
+            self.logger.info(f'resume=True, but {self.work_dir} has no checkpoint yet: '
+                             'training starts from the beginning')
+            return None, None
+        return path, load_checkpoint_file(path, logger=self.logger)
 
-def _load_checkpoint(self: Runner, filename: str | os.PathLike, strict: bool = False) -> dict:
-    "Load the weights of `filename` into the model (fine-tuning, testing); returns the checkpoint."
-    checkpoint = _as_checkpoint(load_checkpoint_file(filename, logger=self.logger), str(filename))
-    self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-    problems = describe_load(load_model_state(unwrap_model(self.model), checkpoint['state_dict'], strict))
-    if problems: self.logger.warning(f'loading {filename}:\n{problems}')
-    self.logger.info(f'loaded the weights of {filename}')
-    return checkpoint
+    def _init_model_weights(self) -> None:
+        "Run the model's `init_weights` and, in a distributed run, give every process rank 0's weights."
+        model = unwrap_model(self.model)
+        if hasattr(model, 'init_weights'): model.init_weights()
+        if self.distributed:
+            for tensor in model.state_dict().values(): torch_dist.broadcast(tensor, src=0)
 
-def _resume(self: Runner, filename: str | os.PathLike, checkpoint: Mapping | None = None) -> None:
-    "Restore model, optimizer, schedulers, progress and random states from `filename` (the training loop must exist)."
-    checkpoint = dict(checkpoint if checkpoint is not None else load_checkpoint_file(filename, logger=self.logger))
-    self.resumed_from = str(filename)
-    self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-    load_model_state(unwrap_model(self.model), checkpoint['state_dict'], strict=True)
-    meta = checkpoint.get('meta') or {}
-    for key in ('epoch', 'iter'):
-        if key not in meta: raise KeyError(f'{filename} has no meta[{key!r}]: it is not a training checkpoint (use load_from)')
-    if 'optimizer' in checkpoint: self.optim_wrapper.load_state_dict(checkpoint['optimizer'])
-    else: self.logger.warning(f'{filename} has no optimizer state (save_optimizer=False): the optimizer starts afresh')
-    states = checkpoint.get('param_schedulers')
-    if states is None: self.logger.warning(f'{filename} has no scheduler state: the schedules start afresh')
-    elif len(states) != len(self.param_schedulers):
-        raise ValueError(f'{filename} holds {len(states)} scheduler states, the config has {len(self.param_schedulers)} schedulers')
-    else:
-        for scheduler, state in zip(self.param_schedulers, states): scheduler.load_state_dict(state)
-    rng = checkpoint.get('rng_state')
-    if rng is not None and len(rng) != self.world_size:
-        self.logger.warning(f'{filename} was written by {len(rng)} processes, this run has {self.world_size}: '
-                            'every process resumes with the random state of rank 0')
-    mine = None if rng is None else rng[self.rank] if len(rng) == self.world_size else rng[0]
-    saved_meta, meta_now = meta.get('dataset_meta'), self._dataset_meta()
-    if saved_meta is not None and meta_now is not None and saved_meta.get('classes') != meta_now.get('classes'):
-        self.logger.warning(f'{filename} was trained on classes {saved_meta.get("classes")}, this dataset has {meta_now.get("classes")}')
-    self.train_loop.load_progress(meta['epoch'], meta['iter'], mine)
-    self.logger.info(f'resumed from {filename}: epoch {meta["epoch"]}, iteration {meta["iter"]}')
+    def _dump_config(self) -> None:
+        "Write the config as Python to `work_dir/<config name>.py` (rank 0)."
+        if not self.cfg or not is_main_process(): return
+        name = Path(self.cfg.filename).name if self.cfg.filename else f'{self.experiment_name}.py'
+        atomic_write_text(self.work_dir / name, self.cfg.pretty_text)
 
-Runner._dataset_meta, Runner.save_checkpoint, Runner.load_checkpoint, Runner.resume = _dataset_meta, _save_checkpoint, _load_checkpoint, _resume
+    def train(self) -> nn.Module:
+        "Train as the config says (resuming when asked); returns the model."
+        if not self._has_train:
+            raise RuntimeError('train() needs train_dataloader, train_cfg and optim_wrapper in the config')
+        resume_path, checkpoint = self._checkpoint_to_resume()
+        if checkpoint is not None:
+            seed = (checkpoint.get('meta') or {}).get('seed')
+            if seed is not None and seed != self.randomness['seed']:
+                self.logger.info(f'resuming: the seed of the checkpoint, {seed}, replaces {self.randomness["seed"]}')
+                self.set_randomness(**{**self.randomness, 'seed': seed})
+        self.build_optimization()
+        self.val_loop  # built now, so that a config error shows before training starts
+        if checkpoint is None: self._init_model_weights()
+        self.call_hook('before_run')
+        if checkpoint is not None: self.resume(resume_path, checkpoint)
+        elif self.load_from: self.load_checkpoint(self.load_from)
+        self.optim_wrapper.initialize_count_status(unwrap_model(self.model), self.iter, self.max_iters)
+        self._dump_config()
+        model = self.train_loop.run()
+        self.call_hook('after_run')
+        return model
 
-# %% ../../nbs/engine/00_runner.ipynb #ca029c38
-def _checkpoint_to_resume(self: Runner) -> tuple[Path | str | None, dict | None]:
-    "The checkpoint `resume` asks for, loaded; (None, None) when not resuming or none exists yet."
-    if not self.resume_requested: return None, None
-    path = self.load_from or find_latest_checkpoint(self.work_dir)
-    if path is None:
-        self.logger.info(f'resume=True, but {self.work_dir} has no checkpoint yet: training starts from the beginning')
-        return None, None
-    return path, load_checkpoint_file(path, logger=self.logger)
+    def _evaluate(self, mode: str) -> dict:
+        "Run the `mode` ('val' or 'test') loop on the weights of `load_from` (when given); returns the metrics."
+        if not (self._has_val if mode == 'val' else self._has_test):
+            raise RuntimeError(f'{mode}() needs {mode}_dataloader, {mode}_cfg and {mode}_evaluator in the config')
+        loop = self._loop(mode)
+        self.call_hook('before_run')
+        if self.load_from: self.load_checkpoint(self.load_from)
+        metrics = loop.run()
+        self.call_hook('after_run')
+        return metrics
 
-def _init_model_weights(self: Runner) -> None:
-    "Run the model's `init_weights` and, in a distributed run, give every process rank 0's weights."
-    model = unwrap_model(self.model)
-    if hasattr(model, 'init_weights'): model.init_weights()
-    if self.distributed:
-        for tensor in model.state_dict().values(): torch_dist.broadcast(tensor, src=0)
+    def val(self) -> dict:
+        "Validate (the weights of `load_from` when given); returns the metrics."
+        return self._evaluate('val')
 
-def _dump_config(self: Runner) -> None:
-    "Write the config as Python to `work_dir/<config name>.py` (rank 0)."
-    if not self.cfg or not is_main_process(): return
-    name = Path(self.cfg.filename).name if self.cfg.filename else f'{self.experiment_name}.py'
-    atomic_write_text(self.work_dir / name, self.cfg.pretty_text)
-
-def _train(self: Runner) -> nn.Module:
-    "Train as the config says (resuming when asked); returns the model."
-    if not self._has_train: raise RuntimeError('train() needs train_dataloader, train_cfg and optim_wrapper in the config')
-    resume_path, checkpoint = self._checkpoint_to_resume()
-    if checkpoint is not None:
-        seed = (checkpoint.get('meta') or {}).get('seed')
-        if seed is not None and seed != self.randomness['seed']:
-            self.logger.info(f'resuming: the seed of the checkpoint, {seed}, replaces {self.randomness["seed"]}')
-            self.set_randomness(**{**self.randomness, 'seed': seed})
-    self.build_optimization()
-    self.val_loop  # built now, so that a config error shows before training starts
-    if checkpoint is None: self._init_model_weights()
-    self.call_hook('before_run')
-    if checkpoint is not None: self.resume(resume_path, checkpoint)
-    elif self.load_from: self.load_checkpoint(self.load_from)
-    self.optim_wrapper.initialize_count_status(unwrap_model(self.model), self.iter, self.max_iters)
-    self._dump_config()
-    model = self.train_loop.run()
-    self.call_hook('after_run')
-    return model
-
-def _evaluate(self: Runner, mode: str) -> dict:
-    "Run the `mode` ('val' or 'test') loop on the weights of `load_from` (when given); returns the metrics."
-    if not (self._has_val if mode == 'val' else self._has_test):
-        raise RuntimeError(f'{mode}() needs {mode}_dataloader, {mode}_cfg and {mode}_evaluator in the config')
-    loop = self._loop(mode)
-    self.call_hook('before_run')
-    if self.load_from: self.load_checkpoint(self.load_from)
-    metrics = loop.run()
-    self.call_hook('after_run')
-    return metrics
-
-Runner._checkpoint_to_resume, Runner._init_model_weights, Runner._dump_config = _checkpoint_to_resume, _init_model_weights, _dump_config
-def _val(self: Runner) -> dict:
-    "Validate (the weights of `load_from` when given); returns the metrics."
-    return _evaluate(self, 'val')
-
-def _test(self: Runner) -> dict:
-    "Test (the weights of `load_from` when given); returns the metrics."
-    return _evaluate(self, 'test')
-
-Runner.train, Runner.val, Runner.test = _train, _val, _test
+    def test(self) -> dict:
+        "Test (the weights of `load_from` when given); returns the metrics."
+        return self._evaluate('test')

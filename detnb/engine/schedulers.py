@@ -39,7 +39,9 @@ class ParamScheduler:
                  verbose: bool = False):  # print every value set
         name = type(self).__name__
         if not hasattr(optimizer, 'param_groups'):
-            raise TypeError(f'{name}: optimizer must be a torch optimizer or an OptimWrapper, got {type(optimizer).__name__}')
+            raise TypeError(
+                f'{name}: optimizer must be a torch optimizer or an OptimWrapper, got {type(optimizer).__name__}'
+            )
         if not end > begin: raise ValueError(f'{name}: end must be larger than begin, got begin={begin}, end={end}')
         if isinstance(last_step, bool) or not isinstance(last_step, int) or last_step < -1:
             raise ValueError(f'{name}: last_step must be an integer >= -1, got {last_step!r}')
@@ -49,7 +51,9 @@ class ParamScheduler:
         if last_step == -1:
             for g in groups: g.setdefault(initial, g[param_name])
         elif any(initial not in g for g in groups):
-            raise KeyError(f'{name}: last_step={last_step} resumes a schedule, but the param groups have no {initial!r}')
+            raise KeyError(
+                f'{name}: last_step={last_step} resumes a schedule, but the param groups have no {initial!r}'
+            )
         self.optimizer, self.param_name = optimizer, param_name
         self.begin, self.end, self.by_epoch, self.verbose = begin, end, by_epoch, verbose
         self.base_values = [g[initial] for g in groups]
@@ -72,7 +76,8 @@ class ParamScheduler:
             self.last_step += 1
             for i, (group, value) in enumerate(zip(self.optimizer.param_groups, self._get_value())):
                 group[self.param_name] = value
-                if self.verbose: print(f'{type(self).__name__}: step {self._global_step}, group {i}: {self.param_name}={value:.6g}')
+                if self.verbose:
+                    print(f'{type(self).__name__}: step {self._global_step}, group {i}: {self.param_name}={value:.6g}')
         self._last_value = self._current()
 
     def get_last_value(self) -> list[float]:
@@ -101,9 +106,12 @@ class ParamScheduler:
                               epoch_length: int | None = None,  # iterations per epoch
                               **kwargs) -> ParamScheduler:
         "The iteration-based scheduler equivalent to an epoch-based config (`convert_to_iter_based=True`)."
-        if not by_epoch: raise ValueError(f'{cls.__name__}: convert_to_iter_based needs an epoch-based config (by_epoch=True)')
+        if not by_epoch:
+            raise ValueError(f'{cls.__name__}: convert_to_iter_based needs an epoch-based config (by_epoch=True)')
         if isinstance(epoch_length, bool) or not isinstance(epoch_length, int) or epoch_length <= 0:
-            raise ValueError(f'{cls.__name__}: convert_to_iter_based needs epoch_length, a positive integer, got {epoch_length!r}')
+            raise ValueError(
+                f'{cls.__name__}: convert_to_iter_based needs epoch_length, a positive integer, got {epoch_length!r}'
+            )
         end = end if end == INF else int(end * epoch_length)
         return cls(optimizer, begin=int(begin * epoch_length), end=end, by_epoch=False,
                    **cls._periods_to_iters(kwargs, epoch_length))
@@ -113,7 +121,7 @@ class ParamScheduler:
         "The scheduler's own arguments converted from epochs to iterations (none for the base)."
         return kwargs
 
-# %% ../../nbs/engine/03_schedulers.ipynb #3bccd574
+# %% ../../nbs/engine/03_schedulers.ipynb #8d8a9e8e
 def _check_positive(name: str, **values) -> None:
     for key, value in values.items():
         if not value > 0: raise ValueError(f'{name}: {key} must be positive, got {value!r}')
@@ -135,6 +143,7 @@ class LinearParamScheduler(ParamScheduler):
         ratio = 1. + delta / (self.total_iters * self.start_factor + (self.last_step - 1) * delta)
         return [v * ratio for v in self._current()]
 
+# %% ../../nbs/engine/03_schedulers.ipynb #e6746f28
 class ConstantParamScheduler(ParamScheduler):
     "Multiplies the parameter by `factor` from `begin` until the last step (`end - 1`), where it is restored."
     def __init__(self, optimizer, param_name: str,
@@ -149,6 +158,7 @@ class ConstantParamScheduler(ParamScheduler):
         if self.last_step == self.total_iters: return [v * (1.0 / self.factor) for v in self._current()]
         return self._current()
 
+# %% ../../nbs/engine/03_schedulers.ipynb #b70598c2
 class MultiStepParamScheduler(ParamScheduler):
     "Multiplies the parameter by `gamma` at each of the `milestones` (steps counted from `begin`)."
     def __init__(self, optimizer, param_name: str,
@@ -168,6 +178,7 @@ class MultiStepParamScheduler(ParamScheduler):
     def _periods_to_iters(kwargs: dict, epoch_length: int) -> dict:
         return {**kwargs, 'milestones': [m * epoch_length for m in kwargs['milestones']]}
 
+# %% ../../nbs/engine/03_schedulers.ipynb #4d4a87ee
 class StepParamScheduler(ParamScheduler):
     "Multiplies the parameter by `gamma` every `step_size` steps."
     def __init__(self, optimizer, param_name: str,
@@ -186,6 +197,7 @@ class StepParamScheduler(ParamScheduler):
     def _periods_to_iters(kwargs: dict, epoch_length: int) -> dict:
         return {**kwargs, 'step_size': kwargs['step_size'] * epoch_length}
 
+# %% ../../nbs/engine/03_schedulers.ipynb #191ffa47
 class ExponentialParamScheduler(ParamScheduler):
     "Multiplies the parameter by `gamma` at every step."
     def __init__(self, optimizer, param_name: str,
@@ -202,16 +214,25 @@ class ExponentialParamScheduler(ParamScheduler):
     def _periods_to_iters(kwargs: dict, epoch_length: int) -> dict:
         return {**kwargs, 'gamma': kwargs['gamma'] ** (1 / epoch_length)}  # the same decay per epoch
 
-# %% ../../nbs/engine/03_schedulers.ipynb #ef010b8f
+# %% ../../nbs/engine/03_schedulers.ipynb #15b5a3c8
 class CosineAnnealingParamScheduler(ParamScheduler):
     "Cosine annealing from the base value to `eta_min` over `T_max` steps (SGDR, Loshchilov & Hutter 2017)."
-    def __init__(self, optimizer, param_name: str,
-                 T_max: int | None = None,  # half period in steps; default `end - begin`
-                 eta_min: float | None = None,  # the lowest value (default 0)
-                 begin: int = 0, end: int = INF, last_step: int = -1, by_epoch: bool = True, verbose: bool = False,
-                 eta_min_ratio: float | None = None):  # the lowest value as a fraction of the base value, instead of `eta_min`
+    def __init__(
+        self,
+        optimizer,
+        param_name: str,
+        T_max: int | None = None,  # half period in steps; default `end - begin`
+        eta_min: float | None = None,  # the lowest value (default 0)
+        begin: int = 0,
+        end: int = INF,
+        last_step: int = -1,
+        by_epoch: bool = True,
+        verbose: bool = False,
+        eta_min_ratio: float | None = None,
+    ):  # the lowest value as a fraction of the base value, instead of `eta_min`
         name = type(self).__name__
-        if eta_min is not None and eta_min_ratio is not None: raise ValueError(f'{name}: give eta_min or eta_min_ratio, not both')
+        if eta_min is not None and eta_min_ratio is not None:
+            raise ValueError(f'{name}: give eta_min or eta_min_ratio, not both')
         if T_max is None and end == INF: raise ValueError(f'{name}: needs T_max, or an end to take it from')
         self.T_max = T_max if T_max is not None else end - begin
         _check_positive(name, T_max=self.T_max)
@@ -226,7 +247,10 @@ class CosineAnnealingParamScheduler(ParamScheduler):
         t, T, values = self.last_step, self.T_max, self._current()
         if t == 0: return values
         if (t - 1 - T) % (2 * T) == 0:  # at the bottom of the cosine the ratio below would divide by zero
-            return [v + (v0 - self._eta_min(v0)) * (1 - math.cos(math.pi / T)) / 2 for v, v0 in zip(values, self.base_values)]
+            return [
+                v + (v0 - self._eta_min(v0)) * (1 - math.cos(math.pi / T)) / 2
+                for v, v0 in zip(values, self.base_values)
+            ]
         ratio = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
         return [ratio * (v - self._eta_min(v0)) + self._eta_min(v0) for v, v0 in zip(values, self.base_values)]
 
@@ -235,6 +259,7 @@ class CosineAnnealingParamScheduler(ParamScheduler):
         T_max = kwargs.get('T_max')
         return kwargs if T_max is None else {**kwargs, 'T_max': T_max * epoch_length}
 
+# %% ../../nbs/engine/03_schedulers.ipynb #aa038deb
 class PolyParamScheduler(ParamScheduler):
     "Polynomial decay from the base value to `eta_min` at the last step (`end - 1`)."
     def __init__(self, optimizer, param_name: str,
@@ -249,6 +274,7 @@ class PolyParamScheduler(ParamScheduler):
         ratio = (1 - 1 / (self.total_iters - self.last_step + 1)) ** self.power
         return [(v - self.eta_min) * ratio + self.eta_min for v in self._current()]
 
+# %% ../../nbs/engine/03_schedulers.ipynb #73ca7341
 class QuadraticWarmupParamScheduler(ParamScheduler):
     "Quadratic warm-up from ~0 to the base value over [begin, end) (YOLOX, Ge et al. 2021)."
     def __init__(self, optimizer, param_name: str,
@@ -262,7 +288,7 @@ class QuadraticWarmupParamScheduler(ParamScheduler):
         if t == 0: return [v0 / T**2 for v0 in self.base_values]
         return [v + v0 * (2 * t + 1) / T**2 for v, v0 in zip(self._current(), self.base_values)]
 
-# %% ../../nbs/engine/03_schedulers.ipynb #2b0859ff
+# %% ../../nbs/engine/03_schedulers.ipynb #28025302
 def _anneal_cos(start: float, end: float, pct: float) -> float:
     "From `start` to `end` along half a cosine as `pct` goes from 0 to 1."
     return end + (start - end) / 2. * (math.cos(math.pi * pct) + 1)
@@ -273,6 +299,7 @@ def _anneal_linear(start: float, end: float, pct: float) -> float:
 
 _ANNEAL = {'cos': _anneal_cos, 'linear': _anneal_linear}
 
+# %% ../../nbs/engine/03_schedulers.ipynb #a172a0f6
 class OneCycleParamScheduler(ParamScheduler):
     "The 1cycle policy: up to `eta_max`, then down far below the start (Smith & Topin 2019)."
     def __init__(self, optimizer, param_name: str,
@@ -291,13 +318,19 @@ class OneCycleParamScheduler(ParamScheduler):
         if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
             raise ValueError(f'{name}: total_steps must be a positive integer, got {total_steps!r}')
         if not 0 <= pct_start <= 1: raise ValueError(f'{name}: pct_start must be in [0, 1], got {pct_start}')
-        if anneal_strategy not in _ANNEAL: raise ValueError(f"{name}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        if anneal_strategy not in _ANNEAL:
+            raise ValueError(f"{name}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
         eta_max = list(eta_max) if isinstance(eta_max, Sequence) else [eta_max] * len(groups)
-        if len(eta_max) != len(groups): raise ValueError(f'{name}: {len(eta_max)} eta_max values for {len(groups)} param groups')
+        if len(eta_max) != len(groups):
+            raise ValueError(f'{name}: {len(eta_max)} eta_max values for {len(groups)} param groups')
         self.total_steps, self.anneal_strategy = total_steps, anneal_strategy
         first, peak, low = f'initial_{param_name}', f'max_{param_name}', f'min_{param_name}'
         up = float(pct_start * total_steps) - 1
-        phases = [(up, first, peak), (float(2 * pct_start * total_steps) - 2, peak, first), (total_steps - 1, first, low)]
+        phases = [
+            (up, first, peak),
+            (float(2 * pct_start * total_steps) - 2, peak, first),
+            (total_steps - 1, first, low),
+        ]
         if not three_phase: phases = [phases[0], (total_steps - 1, peak, low)]
         self.phases = [dict(end_step=e, start=s, end=t) for e, s, t in phases]
         if last_step == -1:
@@ -309,7 +342,9 @@ class OneCycleParamScheduler(ParamScheduler):
     def _get_value(self) -> list[float]:
         t = self.last_step
         if t > self.total_steps:
-            raise ValueError(f'{type(self).__name__}: stepped {t + 1} times, but the cycle has total_steps={self.total_steps}')
+            raise ValueError(
+                f'{type(self).__name__}: stepped {t + 1} times, but the cycle has total_steps={self.total_steps}'
+            )
         anneal, values = _ANNEAL[self.anneal_strategy], []
         for group in self.optimizer.param_groups:
             start = 0
@@ -349,7 +384,7 @@ class MomentumSchedulerMixin:
         if self.use_betas:
             for g in self.optimizer.param_groups: g['betas'] = (g['momentum'], *g['betas'][1:])
 
-# %% ../../nbs/engine/03_schedulers.ipynb #957bb784
+# %% ../../nbs/engine/03_schedulers.ipynb #22ae4c68
 for _cls in (LinearParamScheduler, ConstantParamScheduler, MultiStepParamScheduler, StepParamScheduler,
              ExponentialParamScheduler, CosineAnnealingParamScheduler, PolyParamScheduler,
              QuadraticWarmupParamScheduler, OneCycleParamScheduler):
@@ -391,6 +426,7 @@ class QuadraticWarmupLR(LRSchedulerMixin, QuadraticWarmupParamScheduler):
 class OneCycleLR(LRSchedulerMixin, OneCycleParamScheduler):
     "The 1cycle learning-rate policy (Smith & Topin 2019)."
 
+# %% ../../nbs/engine/03_schedulers.ipynb #6960e62e
 @PARAM_SCHEDULERS.register_module()
 class LinearMomentum(MomentumSchedulerMixin, LinearParamScheduler):
     "Momentum times a factor going linearly from `start_factor` to `end_factor`."
@@ -424,22 +460,29 @@ class QuadraticWarmupMomentum(MomentumSchedulerMixin, QuadraticWarmupParamSchedu
     "Momentum rising quadratically to its base value."
 
 # %% ../../nbs/engine/03_schedulers.ipynb #0f3f0182
-def build_param_scheduler(cfg: Mapping,  # dict(type=..., ...) of one scheduler
-                          optimizer: Any,  # the OptimWrapper or optimizer it acts on
-                          epoch_length: int | None = None) -> ParamScheduler:  # iterations per epoch, for convert_to_iter_based
+def build_param_scheduler(
+    cfg: Mapping,  # dict(type=..., ...) of one scheduler
+    optimizer: Any,  # the OptimWrapper or optimizer it acts on
+    epoch_length: int | None = None,
+) -> ParamScheduler:  # iterations per epoch, for convert_to_iter_based
     "The scheduler that `cfg` describes, acting on `optimizer`."
     cfg = dict(cfg)
     if not cfg.pop('convert_to_iter_based', False): return PARAM_SCHEDULERS.build(cfg, optimizer=optimizer)
     kind = cfg.pop('type', None)
     cls = PARAM_SCHEDULERS.get(kind) if isinstance(kind, str) else kind
-    if cls is None: raise PARAM_SCHEDULERS._unknown(kind) if isinstance(kind, str) else KeyError(f'the config has no "type": {cfg!r}')
+    if cls is None:
+        raise (
+            PARAM_SCHEDULERS._unknown(kind) if isinstance(kind, str) else KeyError(f'the config has no "type": {cfg!r}')
+        )
     return cls.build_iter_from_epoch(optimizer, epoch_length=cfg.pop('epoch_length', None) or epoch_length, **cfg)
 
-def build_param_schedulers(optim_wrapper: Any,  # the OptimWrapper (or optimizer) to schedule
-                           cfg_list: Mapping | Sequence | None,  # a config's `param_scheduler`: a dict or a list of dicts
-                           epoch_length: int | None = None,  # iterations per epoch (the train dataloader's length)
-                           max_epochs: int | None = None,  # default `end` of epoch-based schedulers
-                           max_iters: int | None = None) -> list[ParamScheduler]:  # default `end` of iteration-based ones
+def build_param_schedulers(
+    optim_wrapper: Any,  # the OptimWrapper (or optimizer) to schedule
+    cfg_list: Mapping | Sequence | None,  # a config's `param_scheduler`: a dict or a list of dicts
+    epoch_length: int | None = None,  # iterations per epoch (the train dataloader's length)
+    max_epochs: int | None = None,  # default `end` of epoch-based schedulers
+    max_iters: int | None = None,
+) -> list[ParamScheduler]:  # default `end` of iteration-based ones
     "The schedulers of a config's `param_scheduler`, in order."
     if cfg_list is None: return []
     cfgs = [cfg_list] if isinstance(cfg_list, (Mapping, ParamScheduler)) else list(cfg_list)
@@ -459,10 +502,12 @@ def build_param_schedulers(optim_wrapper: Any,  # the OptimWrapper (or optimizer
     return schedulers
 
 # %% ../../nbs/engine/03_schedulers.ipynb #4ae32e6b
-def auto_scale_lr(cfg: Mapping,  # a full config, with `auto_scale_lr` and `optim_wrapper.optimizer.lr`
-                  world_size: int = 1,  # number of processes (GPUs)
-                  batch_size: int | None = None) -> float | None:  # images per GPU; default `train_dataloader.batch_size`
-    "Scale `optim_wrapper.optimizer.lr` in place by the real batch over `base_batch_size` when enabled; returns the factor."
+def auto_scale_lr(
+    cfg: Mapping,  # a full config, with `auto_scale_lr` and `optim_wrapper.optimizer.lr`
+    world_size: int = 1,  # number of processes (GPUs)
+    batch_size: int | None = None,
+) -> float | None:  # images per GPU; default `train_dataloader.batch_size`
+    "Scale `optim_wrapper.optimizer.lr` in place by the real batch over `base_batch_size`; returns the factor."
     settings = cfg.get('auto_scale_lr')
     if not settings or not settings.get('enable', False): return None
     if 'base_batch_size' not in settings: raise KeyError(f'auto_scale_lr needs base_batch_size, got {dict(settings)!r}')
@@ -476,16 +521,20 @@ def auto_scale_lr(cfg: Mapping,  # a full config, with `auto_scale_lr` and `opti
     return ratio
 
 # %% ../../nbs/engine/03_schedulers.ipynb #3d5f2970
-def scheduler_curve(param_scheduler: Mapping | Sequence,  # a config's `param_scheduler`
-                    lr: float,  # the optimizer's learning rate
-                    epoch_length: int = 1,  # iterations per epoch
-                    max_epochs: int | None = None,  # length of an epoch-based run
-                    max_iters: int | None = None,  # length of an iteration-based run (when `max_epochs` is None)
-                    param_name: str = 'lr',  # the parameter to record
-                    optimizer: dict | None = None) -> list[Any]:  # the optimizer config (its lr is `lr`); default SGD, momentum 0.9
+def scheduler_curve(
+    param_scheduler: Mapping | Sequence,  # a config's `param_scheduler`
+    lr: float,  # the optimizer's learning rate
+    epoch_length: int = 1,  # iterations per epoch
+    max_epochs: int | None = None,  # length of an epoch-based run
+    max_iters: int | None = None,  # length of an iteration-based run (when `max_epochs` is None)
+    param_name: str = 'lr',  # the parameter to record
+    optimizer: dict | None = None,
+) -> list[Any]:  # the optimizer config (its lr is `lr`); default SGD, momentum 0.9
     "The value of `param_name` at every training iteration under `param_scheduler` (to check or plot a schedule)."
     if (max_epochs is None) == (max_iters is None): raise ValueError('scheduler_curve: give max_epochs or max_iters')
-    opt = OPTIMIZERS.build({**(optimizer or dict(type='SGD', momentum=0.9)), 'lr': lr}, params=[torch.nn.Parameter(torch.zeros(1))])
+    opt = OPTIMIZERS.build(
+        {**(optimizer or dict(type='SGD', momentum=0.9)), 'lr': lr}, params=[torch.nn.Parameter(torch.zeros(1))]
+    )
     schedulers = build_param_schedulers(opt, param_scheduler, epoch_length, max_epochs, max_iters)
     by_iter = [s for s in schedulers if not s.by_epoch]
     by_epoch = [s for s in schedulers if s.by_epoch]

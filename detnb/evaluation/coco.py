@@ -1,4 +1,4 @@
-"""`CocoMetric`: COCO box, mask and proposal metrics with pycocotools' numbers, and `FastCOCOeval`, a vectorized COCOeval.
+"""`CocoMetric`: COCO box, mask and proposal metrics with pycocotools' numbers; `FastCOCOeval`, a vectorized COCOeval.
 
 Docs: https://detnb.github.io/detnb/evaluation/coco.html.md"""
 
@@ -15,12 +15,13 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval, Params
 from ..engine.evaluator import BaseMetric
-from .recall import eval_recalls, format_table, print_log
+from .recall import eval_recalls
+from ..utils import format_table, print_log
 from ..masks import encode_rle
 from ..registry import METRICS
 
 # %% auto #0
-__all__ = ['coco_box_iou', 'summarize_coco', 'FastCOCOeval', 'CocoMetric']
+__all__ = ['coco_box_iou', 'summarize_coco', 'FastCOCOeval', 'coco_json_from_instances', 'coco_results', 'CocoMetric']
 
 # %% ../../nbs/evaluation/00_coco.ipynb #827bce63
 def coco_box_iou(dt: np.ndarray,  # (n, 4) detections `(x, y, w, h)`, float64
@@ -35,7 +36,7 @@ def coco_box_iou(dt: np.ndarray,  # (n, 4) detections `(x, y, w, h)`, float64
     hit = (w > 0) & (h > 0)
     return np.where(hit, inter / np.where(hit, union, 1.0), 0.0)
 
-# %% ../../nbs/evaluation/00_coco.ipynb #78c0d830
+# %% ../../nbs/evaluation/00_coco.ipynb #6c9e5c1a
 def _quietly(fn, *args):
     "Call `fn` with its prints (pycocotools' progress messages) swallowed."
     with contextlib.redirect_stdout(io.StringIO()): return fn(*args)
@@ -55,6 +56,7 @@ def _take(columns: dict, index: np.ndarray) -> dict:
     "Every column (arrays, or lists of RLEs) at `index`."
     return {k: [v[i] for i in index] if isinstance(v, list) else v[index] for k, v in columns.items()}
 
+# %% ../../nbs/evaluation/00_coco.ipynb #5ea1b389
 def _gather(coco: COCO, img_ids: list, cat_index: dict, iou_type: str, results: bool) -> dict:
     "The annotations of `img_ids` whose category is evaluated, as columns, in pycocotools' order (image, file order)."
     anns, img, cat = [], [], []
@@ -76,6 +78,7 @@ def _gather(coco: COCO, img_ids: list, cat_index: dict, iou_type: str, results: 
                        f"{iou_type} evaluation; one lacks it") from None
     return cols
 
+# %% ../../nbs/evaluation/00_coco.ipynb #664b4e96
 def _pair_ious(dt: dict, gt: dict, num_groups: int, iou_type: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Every (detection, box) pair of the same group (image, category) and its IoU: det index, box index, IoU."
     gt_count = np.bincount(gt['group'], minlength=num_groups)
@@ -89,12 +92,24 @@ def _pair_ious(dt: dict, gt: dict, num_groups: int, iou_type: str) -> tuple[np.n
     pair_start = _starts(np.bincount(dt['group'][pair_det], minlength=num_groups))
     for grp in np.flatnonzero((gt_count > 0) & (np.diff(dt_start) > 0)):
         g0, g1 = gt_start[grp], gt_start[grp + 1]
-        block = mask_utils.iou(dt['rle'][dt_start[grp]:dt_start[grp + 1]], gt['rle'][g0:g1], gt['crowd'][g0:g1].astype(np.uint8).tolist())
+        block = mask_utils.iou(
+            dt['rle'][dt_start[grp] : dt_start[grp + 1]], gt['rle'][g0:g1], gt['crowd'][g0:g1].astype(np.uint8).tolist()
+        )
         ious[pair_start[grp]:pair_start[grp + 1]] = np.asarray(block).ravel()
     return pair_det, pair_gt, ious
 
-def _match(pair_det: np.ndarray, pair_gt: np.ndarray, ious: np.ndarray, det_rank: np.ndarray,
-           gt_ignored: np.ndarray, gt_order: np.ndarray, crowd: np.ndarray, thrs: np.ndarray, num_dets: int) -> np.ndarray:
+# %% ../../nbs/evaluation/00_coco.ipynb #b8a897cc
+def _match(
+    pair_det: np.ndarray,
+    pair_gt: np.ndarray,
+    ious: np.ndarray,
+    det_rank: np.ndarray,
+    gt_ignored: np.ndarray,
+    gt_order: np.ndarray,
+    crowd: np.ndarray,
+    thrs: np.ndarray,
+    num_dets: int,
+) -> np.ndarray:
     "The box each detection takes, per area range and threshold: (A, T, D), -1 where none."
     A, T, G = len(gt_ignored), len(thrs), len(crowd)
     keep = ious >= thrs.min()
@@ -124,7 +139,7 @@ def _match(pair_det: np.ndarray, pair_gt: np.ndarray, ious: np.ndarray, det_rank
         taken[a, t, choice[a, t, j]] = True
     return matched
 
-# %% ../../nbs/evaluation/00_coco.ipynb #056decc2
+# %% ../../nbs/evaluation/00_coco.ipynb #2e9ae443
 _SUMMARY = (  # the 12 numbers of COCO's summary: (AP?, IoU, area, index into maxDets; None: the entry equal to 100)
     (1, None, 'all', None), (1, .5, 'all', 2), (1, .75, 'all', 2), (1, None, 'small', 2), (1, None, 'medium', 2),
     (1, None, 'large', 2), (0, None, 'all', 0), (0, None, 'all', 1), (0, None, 'all', 2), (0, None, 'small', 2),
@@ -147,16 +162,21 @@ def summarize_coco(results: dict,  # `eval` of `FastCOCOeval` or pycocotools' `C
         stats[i] = np.mean(s[s > -1]) if (s > -1).any() else -1
         iou_text = f'{thrs[0]:0.2f}:{thrs[-1]:0.2f}' if iou is None else f'{iou:0.2f}'
         title = ('Average Precision', '(AP)') if is_ap else ('Average Recall', '(AR)')
-        lines.append(f' {title[0]:<18} {title[1]} @[ IoU={iou_text:<9} | area={area:>6s} | maxDets={max_dets:>3d} ] = {stats[i]:0.3f}')
+        lines.append(
+            f' {title[0]:<18} {title[1]} @[ IoU={iou_text:<9} | area={area:>6s} | maxDets={max_dets:>3d} ]'
+            f' = {stats[i]:0.3f}'
+        )
     return stats, lines
 
+# %% ../../nbs/evaluation/00_coco.ipynb #578422ec
 class FastCOCOeval:
     "COCO evaluation with pycocotools' interface and numbers, vectorized with numpy (boxes and masks)."
     def __init__(self,
                  cocoGt: COCO,  # the ground truth
                  cocoDt: COCO,  # the results, as `cocoGt.loadRes(...)` makes them
                  iouType: str = 'bbox'):  # 'bbox' or 'segm'
-        if iouType not in ('bbox', 'segm'): raise ValueError(f"FastCOCOeval: iouType must be 'bbox' or 'segm', got {iouType!r}")
+        if iouType not in ('bbox', 'segm'):
+            raise ValueError(f"FastCOCOeval: iouType must be 'bbox' or 'segm', got {iouType!r}")
         self.cocoGt, self.cocoDt = cocoGt, cocoDt
         self.params = Params(iouType=iouType)
         self.params.imgIds, self.params.catIds = sorted(cocoGt.getImgIds()), sorted(cocoGt.getCatIds())
@@ -205,15 +225,22 @@ class FastCOCOeval:
         precision, recall, scores = -np.ones((T, R, K, A, M)), -np.ones((T, K, A, M)), -np.ones((T, R, K, A, M))
         det_cat = dt['cat'] if p.useCats else np.zeros_like(dt['cat'])
         gt_cat = self._gt_cat if p.useCats else np.zeros_like(self._gt_cat)
-        order = np.lexsort((dt['rank'], dt['img'], -dt['score'], det_cat))  # per category: images' detections merged by score
+        order = np.lexsort(
+            (dt['rank'], dt['img'], -dt['score'], det_cat)
+        )  # per category: images' detections merged by score
         cat_start = _starts(np.bincount(det_cat, minlength=K))
-        num_gts = np.stack([np.bincount(gt_cat[~ig], minlength=K) for ig in self._gt_ignored])  # (A, K) boxes that count
+        num_gts = np.stack(
+            [np.bincount(gt_cat[~ig], minlength=K) for ig in self._gt_ignored]
+        )  # (A, K) boxes that count
         rec_thrs = np.asarray(p.recThrs)
         for k in np.flatnonzero(num_gts.any(0)):  # categories without boxes that count stay -1
             areas = np.flatnonzero(num_gts[:, k] > 0)
             npig = num_gts[areas, k]
-            # recall = TP / npig reaches the point r once TP >= the first count c with c / npig >= r (same float division)
-            first_count = np.stack([np.searchsorted(np.arange(n + 1) / n, rec_thrs, side='left') for n in npig])  # (a, R)
+            # recall = TP / npig reaches the point r once TP >= the first count c with c / npig >= r
+            # (the same float division)
+            first_count = np.stack(
+                [np.searchsorted(np.arange(n + 1) / n, rec_thrs, side='left') for n in npig]
+            )  # (a, R)
             in_cat = order[cat_start[k]:cat_start[k + 1]]
             for m, max_det in enumerate(p.maxDets):
                 idx = in_cat[dt['rank'][in_cat] < max_det]
@@ -230,10 +257,14 @@ class FastCOCOeval:
                 # one searchsorted for all (area, threshold) rows: integer keys row * step + TP are sorted row after row
                 rows = np.arange(len(areas) * T).reshape(len(areas), T, 1)
                 step = npig.max() + 1
-                at = np.searchsorted((tp_count + rows * step).ravel(), (first_count[:, None, :] + rows * step).ravel(), side='left')
+                at = np.searchsorted(
+                    (tp_count + rows * step).ravel(), (first_count[:, None, :] + rows * step).ravel(), side='left'
+                )
                 at = at.reshape(len(areas), T, R) - rows * nd
                 inside, at = at < nd, np.minimum(at, nd - 1)
-                precision[:, :, k, areas, m] = np.where(inside, np.take_along_axis(envelope, at, -1), 0).transpose(1, 2, 0)
+                precision[:, :, k, areas, m] = np.where(inside, np.take_along_axis(envelope, at, -1), 0).transpose(
+                    1, 2, 0
+                )
                 scores[:, :, k, areas, m] = np.where(inside, dt['score'][idx][at], 0).transpose(1, 2, 0)
         self.eval = dict(params=p, counts=[T, R, K, A, M], precision=precision, recall=recall, scores=scores)
 
@@ -245,7 +276,15 @@ class FastCOCOeval:
 
 # %% ../../nbs/evaluation/00_coco.ipynb #336e0460
 _STAT_INDEX = dict(mAP=0, mAP_50=1, mAP_75=2, mAP_s=3, mAP_m=4, mAP_l=5)
-_AR_ITEMS = ('AR@{0}', 'AR@{1}', 'AR@{2}', 'AR_s@{2}', 'AR_m@{2}', 'AR_l@{2}')  # stats 6..11, for proposal_nums (n0, n1, n2)
+_AR_ITEMS = (
+    'AR@{0}',
+    'AR@{1}',
+    'AR@{2}',
+    'AR_s@{2}',
+    'AR_m@{2}',
+    'AR_l@{2}',
+)  # stats 6..11, for proposal_nums (n0, n1, n2)
+
 
 def _numpy(value: Any) -> np.ndarray:
     "A tensor (any device) or array-like as a numpy array."
@@ -271,46 +310,111 @@ def _load_results(coco_gt: COCO, anns: list[dict]) -> COCO:
     "The results as a `COCO` object (`loadRes`; an empty one when there are no results)."
     if anns: return _quietly(coco_gt.loadRes, [dict(a) for a in anns])  # copies: loadRes adds keys
     res = COCO()
-    res.dataset = dict(images=list(coco_gt.dataset['images']), categories=copy.deepcopy(coco_gt.dataset['categories']), annotations=[])
+    res.dataset = dict(
+        images=list(coco_gt.dataset['images']), categories=copy.deepcopy(coco_gt.dataset['categories']), annotations=[]
+    )
     _quietly(res.createIndex)
     return res
+
+# %% ../../nbs/evaluation/00_coco.ipynb #fbffd997
+def coco_json_from_instances(gts: Sequence[dict],  # per image: img_id, width, height, anns (middle-format instances)
+                             classes: Sequence[str],  # the class names: category ids 0..C-1 in this order
+                            ) -> dict:
+    "Middle-format ground truth as a COCO json dict: category ids `0..C-1`, crowd = `ignore_flag`, area = box area."
+    images, anns, seen = [], [], set()
+    for gt in gts:
+        if gt['img_id'] in seen: continue
+        seen.add(gt['img_id'])
+        images.append(dict(id=gt['img_id'], width=gt['width'], height=gt['height'], file_name=''))
+        for inst in gt['anns']:
+            x1, y1, x2, y2 = (float(v) for v in inst['bbox'])
+            ann = dict(id=len(anns) + 1, image_id=gt['img_id'], bbox=[x1, y1, x2 - x1, y2 - y1],
+                       area=(x2 - x1) * (y2 - y1), iscrowd=int(inst.get('ignore_flag', 0)),
+                       category_id=int(inst['bbox_label']))
+            mask = inst.get('mask')
+            if mask:
+                as_text = isinstance(mask, Mapping) and isinstance(mask['counts'], bytes)
+                ann['segmentation'] = dict(mask, counts=mask['counts'].decode()) if as_text else mask
+            anns.append(ann)
+    categories = [dict(id=i, name=name) for i, name in enumerate(classes)]
+    return dict(info=dict(description='COCO json converted by detnb CocoMetric'), images=images,
+                categories=categories, annotations=anns)
+
+# %% ../../nbs/evaluation/00_coco.ipynb #11969de8
+def coco_results(preds: Sequence[dict],  # per image: img_id, bboxes (x1, y1, x2, y2), scores, labels, [masks]
+                 cat_ids: Sequence[int],  # the category id of each label
+                ) -> dict[str, list[dict]]:
+    "COCO results: `bbox` for every prediction, `segm` too when there are masks."
+    cat_ids = np.asarray(cat_ids, np.int64)
+    out = dict(bbox=[], segm=[]) if any('masks' in p for p in preds) else dict(bbox=[])
+    for pred in preds:
+        labels = pred['labels']
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(cat_ids)):
+            raise ValueError(f"CocoMetric: image {pred['img_id']!r} has labels {sorted(set(labels.tolist()))} "
+                             f"outside 0..{len(cat_ids) - 1}")
+        boxes, cats = _xywh(pred['bboxes']).tolist(), cat_ids[labels].tolist()
+        scores = pred['scores'].astype(np.float64).tolist()
+        out['bbox'] += [dict(image_id=pred['img_id'], bbox=b, score=s, category_id=c)
+                        for b, s, c in zip(boxes, scores, cats)]
+        if 'segm' in out and 'masks' in pred:
+            mask_scores = pred.get('mask_scores', pred['scores']).astype(np.float64).tolist()
+            out['segm'] += [dict(image_id=pred['img_id'], bbox=b, score=s, category_id=c, segmentation=m)
+                            for b, s, c, m in zip(boxes, mask_scores, cats, pred['masks'])]
+    return out
 
 # %% ../../nbs/evaluation/00_coco.ipynb #4f9a7bce
 @METRICS.register_module()
 class CocoMetric(BaseMetric):
-    "COCO box / mask / proposal metrics (Lin et al., ECCV 2014) with pycocotools' numbers; `backend='fast'` is vectorized."
+    "COCO box / mask / proposal metrics (Lin et al., ECCV 2014) with pycocotools' numbers (`backend='fast'`: numpy)."
+
     default_prefix = 'coco'
 
-    def __init__(self,
-                 ann_file: str | None = None,  # COCO json of the ground truth; None: convert the data samples' `instances`
-                 metric: str | Sequence[str] = 'bbox',  # 'bbox', 'segm', 'proposal', 'proposal_fast'
-                 classwise: bool = False,  # print each category's AP table (and return `<metric>_<class>_precision`)
-                 proposal_nums: Sequence[int] = (100, 300, 1000),  # maxDets of the evaluation (three numbers)
-                 iou_thrs: float | Sequence[float] | None = None,  # IoU thresholds; default 0.50:0.05:0.95
-                 metric_items: Sequence[str] | None = None,  # which numbers to return; default by metric
-                 format_only: bool = False,  # only write the results json (needs `outfile_prefix`), compute nothing
-                 outfile_prefix: str | None = None,  # write `<prefix>.bbox.json`, `.segm.json` (and `.gt.json` when converted)
-                 sort_categories: bool = False,  # sort the file's categories by id (orders the classwise table by id)
-                 backend: str = 'fast',  # 'fast' (`FastCOCOeval`) or 'pycocotools' (`COCOeval`): the same numbers
-                 backend_args: dict | None = None,  # MMDetection's file-backend options: only local files (None) here
-                 collect_device: str = 'cpu',
-                 prefix: str | None = None):
+    def __init__(
+        self,
+        ann_file: str | None = None,  # COCO json of the ground truth; None: convert the data samples' `instances`
+        metric: str | Sequence[str] = 'bbox',  # 'bbox', 'segm', 'proposal', 'proposal_fast'
+        classwise: bool = False,  # print each category's AP table (and return `<metric>_<class>_precision`)
+        proposal_nums: Sequence[int] = (100, 300, 1000),  # maxDets of the evaluation (three numbers)
+        iou_thrs: float | Sequence[float] | None = None,  # IoU thresholds; default 0.50:0.05:0.95
+        metric_items: Sequence[str] | None = None,  # which numbers to return; default by metric
+        format_only: bool = False,  # only write the results json (needs `outfile_prefix`), compute nothing
+        outfile_prefix: str | None = None,  # write `<prefix>.bbox.json`, `.segm.json` (and `.gt.json` when converted)
+        sort_categories: bool = False,  # sort the file's categories by id (orders the classwise table by id)
+        backend: str = 'fast',  # 'fast' (`FastCOCOeval`) or 'pycocotools' (`COCOeval`): the same numbers
+        backend_args: dict | None = None,  # MMDetection's file-backend options: only local files (None) here
+        collect_device: str = 'cpu',
+        prefix: str | None = None,
+    ):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.metrics = [metric] if isinstance(metric, str) else list(metric)
         unknown = [m for m in self.metrics if m not in ('bbox', 'segm', 'proposal', 'proposal_fast')]
-        if unknown: raise KeyError(f"CocoMetric: metric must be among 'bbox', 'segm', 'proposal', 'proposal_fast', got {unknown}")
+        if unknown:
+            raise KeyError(
+                f"CocoMetric: metric must be among 'bbox', 'segm', 'proposal', 'proposal_fast', got {unknown}"
+            )
         if {'proposal', 'proposal_fast'} <= set(self.metrics):
-            raise ValueError("CocoMetric: 'proposal' and 'proposal_fast' both report AR@N under the same names: choose one")
-        if backend not in ('fast', 'pycocotools'): raise ValueError(f"CocoMetric: backend must be 'fast' or 'pycocotools', got {backend!r}")
-        if backend_args is not None: raise ValueError(f'CocoMetric reads local files only; backend_args must be None, got {backend_args!r}')
-        if format_only and outfile_prefix is None: raise ValueError('CocoMetric: format_only=True needs an outfile_prefix to write the results to')
+            raise ValueError(
+                "CocoMetric: 'proposal' and 'proposal_fast' both report AR@N under the same names: choose one"
+            )
+        if backend not in ('fast', 'pycocotools'):
+            raise ValueError(f"CocoMetric: backend must be 'fast' or 'pycocotools', got {backend!r}")
+        if backend_args is not None:
+            raise ValueError(f'CocoMetric reads local files only; backend_args must be None, got {backend_args!r}')
+        if format_only and outfile_prefix is None:
+            raise ValueError('CocoMetric: format_only=True needs an outfile_prefix to write the results to')
         self.proposal_nums = [int(n) for n in proposal_nums]
         if len(self.proposal_nums) != 3 and set(self.metrics) - {'proposal_fast'}:
-            raise ValueError(f'CocoMetric: proposal_nums must hold three numbers (the summary reads three maxDets), got {proposal_nums}')
+            raise ValueError(
+                'CocoMetric: proposal_nums must hold three numbers (the summary reads three maxDets), '
+                f'got {proposal_nums}'
+            )
         self.iou_thrs = (np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True) if iou_thrs is None
                          else np.atleast_1d(np.asarray(iou_thrs, np.float64)))
         ar_items = [name.format(*self.proposal_nums) for name in _AR_ITEMS] if len(self.proposal_nums) == 3 else []
-        self.item_names = {**_STAT_INDEX, **{item: 6 + i for i, item in enumerate(ar_items)}}  # name -> index in the 12 stats
+        self.item_names = {
+            **_STAT_INDEX,
+            **{item: 6 + i for i, item in enumerate(ar_items)},
+        }  # name -> index in the 12 stats
         bad = [item for item in metric_items or () if item not in self.item_names]
         if bad: raise KeyError(f'CocoMetric: metric_items {bad} are not among {list(self.item_names)}')
         self.metric_items = None if metric_items is None else list(metric_items)
@@ -333,54 +437,40 @@ class CocoMetric(BaseMetric):
         "Keep each image's predictions (numpy, masks as RLE) and, without `ann_file`, its ground truth."
         for sample in data_samples:
             img_id, pred = sample.get('img_id'), sample.get('pred_instances')
-            if img_id is None: raise KeyError('CocoMetric: a data sample has no img_id (PackDetInputs meta_keys must keep it)')
+            if img_id is None:
+                raise KeyError('CocoMetric: a data sample has no img_id (PackDetInputs meta_keys must keep it)')
             if pred is None: raise KeyError(f'CocoMetric: the data sample of image {img_id!r} has no pred_instances')
-            result = dict(img_id=_plain_id(img_id), bboxes=_numpy(pred.get('bboxes')).reshape(-1, 4),
-                          scores=_numpy(pred.get('scores')).reshape(-1), labels=_numpy(pred.get('labels')).reshape(-1).astype(np.int64))
+            result = dict(
+                img_id=_plain_id(img_id),
+                bboxes=_numpy(pred.get('bboxes')).reshape(-1, 4),
+                scores=_numpy(pred.get('scores')).reshape(-1),
+                labels=_numpy(pred.get('labels')).reshape(-1).astype(np.int64),
+            )
             if pred.get('masks') is not None: result['masks'] = _mask_rles(pred.get('masks'))
             if pred.get('mask_scores') is not None: result['mask_scores'] = _numpy(pred.get('mask_scores')).reshape(-1)
             gt = dict(img_id=result['img_id'])
             if self._coco_api is None:
                 if sample.get('instances') is None or sample.get('ori_shape') is None:
-                    raise KeyError(f'CocoMetric without ann_file converts the ground truth of the data samples, but the sample of image '
-                                   f"{img_id!r} lacks 'instances' or 'ori_shape': add them to PackDetInputs' meta_keys, or give ann_file")
-                gt.update(height=int(sample.get('ori_shape')[0]), width=int(sample.get('ori_shape')[1]), anns=list(sample.get('instances')))
+                    raise KeyError(
+                        'CocoMetric without ann_file converts the ground truth of the data samples, but the sample '
+                        f"of image {img_id!r} lacks 'instances' or 'ori_shape': add them to PackDetInputs' "
+                        'meta_keys, or give ann_file'
+                    )
+                gt.update(
+                    height=int(sample.get('ori_shape')[0]),
+                    width=int(sample.get('ori_shape')[1]),
+                    anns=list(sample.get('instances')),
+                )
             self.results.append((gt, result))
 
     # -- ground truth and results as COCO json -------------------------------------------------
     def gt_to_coco_json(self, gts: Sequence[dict]) -> dict:
-        "The data samples' ground truth as a COCO json dict: category ids `0..C-1`, crowd = `ignore_flag`, area = box area."
-        images, anns, seen = [], [], set()
-        for gt in gts:
-            if gt['img_id'] in seen: continue
-            seen.add(gt['img_id'])
-            images.append(dict(id=gt['img_id'], width=gt['width'], height=gt['height'], file_name=''))
-            for inst in gt['anns']:
-                x1, y1, x2, y2 = (float(v) for v in inst['bbox'])
-                ann = dict(id=len(anns) + 1, image_id=gt['img_id'], bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1),
-                           iscrowd=int(inst.get('ignore_flag', 0)), category_id=int(inst['bbox_label']))
-                if inst.get('mask'):
-                    mask = inst['mask']
-                    ann['segmentation'] = dict(mask, counts=mask['counts'].decode()) if isinstance(mask, Mapping) and isinstance(mask['counts'], bytes) else mask
-                anns.append(ann)
-        categories = [dict(id=i, name=name) for i, name in enumerate(self._classes())]
-        return dict(info=dict(description='COCO json converted by detnb CocoMetric'), images=images, categories=categories, annotations=anns)
+        "The data samples' ground truth as a COCO json dict (`coco_json_from_instances` with this metric's classes)."
+        return coco_json_from_instances(gts, self._classes())
 
     def results2json(self, preds: Sequence[dict], cat_ids: Sequence[int]) -> dict[str, list[dict]]:
-        "COCO results: `bbox` for every prediction, `segm` too when there are masks."
-        cat_ids = np.asarray(cat_ids, np.int64)
-        out = dict(bbox=[], segm=[]) if any('masks' in p for p in preds) else dict(bbox=[])
-        for pred in preds:
-            labels = pred['labels']
-            if len(labels) and (labels.min() < 0 or labels.max() >= len(cat_ids)):
-                raise ValueError(f"CocoMetric: image {pred['img_id']!r} has labels {sorted(set(labels.tolist()))} outside 0..{len(cat_ids) - 1}")
-            boxes, cats, scores = _xywh(pred['bboxes']).tolist(), cat_ids[labels].tolist(), pred['scores'].astype(np.float64).tolist()
-            out['bbox'] += [dict(image_id=pred['img_id'], bbox=b, score=s, category_id=c) for b, s, c in zip(boxes, scores, cats)]
-            if 'segm' in out and 'masks' in pred:
-                mask_scores = pred.get('mask_scores', pred['scores']).astype(np.float64).tolist()
-                out['segm'] += [dict(image_id=pred['img_id'], bbox=b, score=s, category_id=c, segmentation=m)
-                                for b, s, c, m in zip(boxes, mask_scores, cats, pred['masks'])]
-        return out
+        "COCO results: `bbox` for every prediction, `segm` too when there are masks (`coco_results`)."
+        return coco_results(preds, cat_ids)
 
     def _classes(self) -> list[str]:
         if not self.dataset_meta or 'classes' not in self.dataset_meta:
@@ -391,7 +481,10 @@ class CocoMetric(BaseMetric):
         "The category id of each label: the file's category with the class's name."
         by_name = {c['name']: c['id'] for c in coco.dataset['categories']}
         missing = [c for c in self._classes() if c not in by_name]
-        if missing: raise KeyError(f'CocoMetric: classes {missing} are not among the categories of {self.ann_file or "the converted json"}')
+        if missing:
+            raise KeyError(
+                f'CocoMetric: classes {missing} are not among the categories of {self.ann_file or "the converted json"}'
+            )
         return [by_name[c] for c in self._classes()]
 
     def _write(self, suffix: str, obj: Any) -> str:
@@ -413,7 +506,8 @@ class CocoMetric(BaseMetric):
         cat_ids = self._cat_ids(coco_gt)
         img_ids = list(dict.fromkeys(gt['img_id'] for gt in gts))
         unknown = [i for i in img_ids if i not in coco_gt.imgs]
-        if unknown: raise KeyError(f'CocoMetric: images {unknown[:5]} are not in {self.ann_file} ({len(unknown)} unknown)')
+        if unknown:
+            raise KeyError(f'CocoMetric: images {unknown[:5]} are not in {self.ann_file} ({len(unknown)} unknown)')
         json_results = self.results2json(preds, cat_ids)
         if self.outfile_prefix is not None:
             written = [self._write(kind, anns) for kind, anns in json_results.items()]
@@ -426,10 +520,14 @@ class CocoMetric(BaseMetric):
                 out.update({f'AR@{n}': float(v) for n, v in zip(self.proposal_nums, ar)})
                 continue
             if metric == 'segm' and 'segm' not in json_results:
-                raise KeyError("CocoMetric: metric 'segm' needs predicted masks, but the pred_instances have no 'masks'")
+                raise KeyError(
+                    "CocoMetric: metric 'segm' needs predicted masks, but the pred_instances have no 'masks'"
+                )
             anns = json_results['segm' if metric == 'segm' else 'bbox']
             if metric == 'segm': anns = [{k: v for k, v in a.items() if k != 'bbox'} for a in anns]  # mask area and box
-            stats, precision, lines = self._run_cocoeval(coco_gt, _load_results(coco_gt, anns), metric, cat_ids, img_ids)
+            stats, precision, lines = self._run_cocoeval(
+                coco_gt, _load_results(coco_gt, anns), metric, cat_ids, img_ids
+            )
             print_log(f'Evaluating {metric}...\n' + '\n'.join(lines), self.logger)
             if metric == 'proposal':
                 items = self.metric_items or list(self.item_names)[6:]
@@ -443,7 +541,9 @@ class CocoMetric(BaseMetric):
 
     def _run_cocoeval(self, coco_gt: COCO, coco_dt: COCO, metric: str, cat_ids: list[int], img_ids: list) -> tuple:
         "COCOeval's evaluate, accumulate and summarize with this metric's parameters: stats, precision, summary lines."
-        evaluator = (FastCOCOeval if self.backend == 'fast' else COCOeval)(coco_gt, coco_dt, 'segm' if metric == 'segm' else 'bbox')
+        evaluator = (FastCOCOeval if self.backend == 'fast' else COCOeval)(
+            coco_gt, coco_dt, 'segm' if metric == 'segm' else 'bbox'
+        )
         evaluator.params.catIds, evaluator.params.imgIds = list(cat_ids), list(img_ids)
         evaluator.params.maxDets, evaluator.params.iouThrs = list(self.proposal_nums), self.iou_thrs
         if metric == 'proposal': evaluator.params.useCats = 0
@@ -461,7 +561,14 @@ class CocoMetric(BaseMetric):
         names = {c['id']: c['name'] for c in coco_gt.dataset['categories']}
         for cat in (sorted(cat_ids) if self.sort_categories else cat_ids):
             p = precision[:, :, k_of[cat], :, -1]  # T x R x A
-            values = [ap(p[:, :, 0]), ap(p[t50, :, 0]), ap(p[t75, :, 0]), ap(p[:, :, 1]), ap(p[:, :, 2]), ap(p[:, :, 3])]
+            values = [
+                ap(p[:, :, 0]),
+                ap(p[t50, :, 0]),
+                ap(p[t75, :, 0]),
+                ap(p[:, :, 1]),
+                ap(p[:, :, 2]),
+                ap(p[:, :, 3]),
+            ]
             rows.append([names[cat]] + [f'{v:.3f}' for v in values])
             out[f'{metric}_{names[cat]}_precision'] = values[0]
         print_log('\n' + format_table(rows), self.logger)
@@ -472,8 +579,14 @@ class CocoMetric(BaseMetric):
         by_img = {p['img_id']: np.hstack([p['bboxes'], p['scores'][:, None]]) for p in preds}
         gt_boxes = []
         for img_id in img_ids:
-            xywh = [a['bbox'] for a in coco_gt.imgToAnns.get(img_id, ()) if not (a.get('ignore', False) or a.get('iscrowd', 0))]
+            xywh = [
+                a['bbox']
+                for a in coco_gt.imgToAnns.get(img_id, ())
+                if not (a.get('ignore', False) or a.get('iscrowd', 0))
+            ]
             b = np.array(xywh, np.float64).reshape(-1, 4)
             gt_boxes.append(np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1))
-        recalls = eval_recalls(gt_boxes, [by_img[i] for i in img_ids], self.proposal_nums, self.iou_thrs, logger=self.logger)
+        recalls = eval_recalls(
+            gt_boxes, [by_img[i] for i in img_ids], self.proposal_nums, self.iou_thrs, logger=self.logger
+        )
         return recalls.mean(1)

@@ -10,35 +10,10 @@ import logging
 import warnings
 from collections.abc import Sequence
 import numpy as np
+from ..utils import format_table, print_log
 
 # %% auto #0
-__all__ = ['format_table', 'print_log', 'bbox_overlaps_np', 'eval_recalls', 'print_recall_summary']
-
-# %% ../../nbs/evaluation/02_recall.ipynb #d240cfd0
-def format_table(rows: Sequence[Sequence],  # the header row first, then the body; cells are formatted with `str`
-                 footer: bool = False,  # draw a rule above the last row (a total such as the mAP)
-                ) -> str:
-    "A plain-text table with a rule under the header row (and above the last row when `footer`)."
-    cells = [[str(c) for c in row] for row in rows]
-    if not cells: raise ValueError('format_table needs at least a header row')
-    ncols = max(len(r) for r in cells)
-    cells = [r + [''] * (ncols - len(r)) for r in cells]
-    widths = [max(len(r[j]) for r in cells) for j in range(ncols)]
-    rule = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
-    line = lambda r: '| ' + ' | '.join(c.ljust(w) for c, w in zip(r, widths)) + ' |'
-    out = [rule, line(cells[0]), rule] + [line(r) for r in cells[1:]]
-    if footer and len(cells) > 2: out.insert(-1, rule)
-    return '\n'.join(out + [rule] if len(cells) > 1 else out)
-
-def print_log(msg: str,
-              logger: logging.Logger | str | None = None,  # None: print; a logger or its name: INFO; 'silent': nothing
-             ) -> None:
-    "Print `msg`, log it at INFO, or drop it, as MMEngine's `print_log`."
-    if logger == 'silent': return
-    if logger is None: print(msg)
-    elif isinstance(logger, logging.Logger): logger.info(msg)
-    elif isinstance(logger, str): logging.getLogger(logger).info(msg)
-    else: raise TypeError(f"logger must be None, 'silent', a logging.Logger or a logger name, got {type(logger).__name__}")
+__all__ = ['bbox_overlaps_np', 'eval_recalls', 'print_recall_summary']
 
 # %% ../../nbs/evaluation/02_recall.ipynb #3a34d103
 def bbox_overlaps_np(bboxes1: np.ndarray,  # (n, 4) boxes `(x1, y1, x2, y2)` (extra columns such as a score are ignored)
@@ -61,7 +36,7 @@ def bbox_overlaps_np(bboxes1: np.ndarray,  # (n, 4) boxes `(x1, y1, x2, y2)` (ex
 
 # %% ../../nbs/evaluation/02_recall.ipynb #8a62544d
 def _greedy_gt_ious(ious: list[np.ndarray]) -> np.ndarray:
-    "The IoU each box gets in the greedy one-to-one matching of each image's (boxes x proposals) matrix; all images, concatenated."
+    "The IoU each box gets in the greedy one-to-one matching of its image's (boxes x proposals) matrix, all images."
     counts = np.array([m.shape[0] for m in ious], np.int64)
     out = []
     for g in np.unique(counts[counts > 0]):
@@ -104,7 +79,8 @@ def eval_recalls(gts: Sequence[np.ndarray],  # per image, (n, 4) ground-truth bo
         gt = np.zeros((0, 4)) if gt is None else np.asarray(gt, np.float64).reshape(-1, 4)
         props = np.asarray(props, np.float64)
         props = props.reshape(-1, props.shape[-1] if props.size else 4)
-        if props.shape[1] not in (4, 5): raise ValueError(f'eval_recalls: proposals of image {i} must be (k, 4) or (k, 5), got {props.shape}')
+        if props.shape[1] not in (4, 5):
+            raise ValueError(f'eval_recalls: proposals of image {i} must be (k, 4) or (k, 5), got {props.shape}')
         if props.shape[1] == 5: props = props[np.argsort(-props[:, 4], kind='stable')]
         all_ious.append(bbox_overlaps_np(gt, props[:nums.max()], use_legacy_coordinate=use_legacy_coordinate))
     total = sum(m.shape[0] for m in all_ious)

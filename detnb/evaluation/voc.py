@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from ..datasets.class_names import get_classes
 from ..engine.evaluator import BaseMetric
-from .recall import bbox_overlaps_np, eval_recalls, format_table, print_log
+from .recall import bbox_overlaps_np, eval_recalls
+from ..utils import format_table, print_log
 from ..registry import METRICS
 
 # %% auto #0
@@ -29,7 +30,8 @@ def average_precision(recalls: np.ndarray,  # (num_dets,) or (num_scales, num_de
     "The AP of a precision-recall curve: a float, or one per scale for 2-d input."
     if mode not in ('area', '11points'): raise ValueError(f"mode must be 'area' or '11points', got {mode!r}")
     recalls, precisions = np.asarray(recalls, np.float64), np.asarray(precisions, np.float64)
-    if recalls.shape != precisions.shape: raise ValueError(f'recalls {recalls.shape} and precisions {precisions.shape} differ in shape')
+    if recalls.shape != precisions.shape:
+        raise ValueError(f'recalls {recalls.shape} and precisions {precisions.shape} differ in shape')
     single = recalls.ndim == 1
     r, p = np.atleast_2d(recalls), np.atleast_2d(precisions)
     if mode == 'area':
@@ -46,7 +48,9 @@ def average_precision(recalls: np.ndarray,  # (num_dets,) or (num_scales, num_de
 def _ranges(area_ranges: Sequence[tuple] | None) -> tuple[np.ndarray, np.ndarray]:
     "Lower and upper area bounds, `[lo, hi)` per range; `(-inf, inf)` for None."
     if area_ranges is None: return np.array([-np.inf]), np.array([np.inf])
-    bounds = np.array([[-np.inf if lo is None else lo, np.inf if hi is None else hi] for lo, hi in area_ranges], np.float64)
+    bounds = np.array(
+        [[-np.inf if lo is None else lo, np.inf if hi is None else hi] for lo, hi in area_ranges], np.float64
+    )
     return bounds[:, 0], bounds[:, 1]
 
 def _areas(bboxes: np.ndarray, extra: float) -> np.ndarray:
@@ -61,8 +65,12 @@ def tpfp_default(det_bboxes: np.ndarray,  # (m, 5) detections `(x1, y1, x2, y2, 
                  **kwargs) -> tuple[np.ndarray, np.ndarray]:
     "TP and FP flags of each detection: two (num_scales, m) float32 arrays."
     dets = np.asarray(det_bboxes, np.float64).reshape(-1, 5)
-    gts = np.vstack([np.asarray(gt_bboxes, np.float64).reshape(-1, 4),
-                     np.zeros((0, 4)) if gt_bboxes_ignore is None else np.asarray(gt_bboxes_ignore, np.float64).reshape(-1, 4)])
+    gts = np.vstack(
+        [
+            np.asarray(gt_bboxes, np.float64).reshape(-1, 4),
+            np.zeros((0, 4)) if gt_bboxes_ignore is None else np.asarray(gt_bboxes_ignore, np.float64).reshape(-1, 4),
+        ]
+    )
     ignored = np.arange(len(gts)) >= len(gts) - (0 if gt_bboxes_ignore is None else len(gt_bboxes_ignore))
     extra = 1.0 if use_legacy_coordinate else 0.0
     lo, hi = _ranges(area_ranges)
@@ -84,16 +92,23 @@ def tpfp_default(det_bboxes: np.ndarray,  # (m, 5) detections `(x1, y1, x2, y2, 
     return tp, fp
 
 # %% ../../nbs/evaluation/01_voc.ipynb #ee90084d
-def _class_inputs(det_results: Sequence[Sequence[np.ndarray]], annotations: Sequence[dict], class_id: int) -> tuple[list, list, list]:
+def _class_inputs(
+    det_results: Sequence[Sequence[np.ndarray]], annotations: Sequence[dict], class_id: int
+) -> tuple[list, list, list]:
     "The detections, boxes and ignored boxes of one class, per image."
     dets, gts, ignores = [], [], []
     for i, (per_class, ann) in enumerate(zip(det_results, annotations)):
-        if len(per_class) <= class_id: raise ValueError(f'eval_map: image {i} has detections for {len(per_class)} classes, needs {class_id + 1}')
+        if len(per_class) <= class_id:
+            raise ValueError(f'eval_map: image {i} has detections for {len(per_class)} classes, needs {class_id + 1}')
         dets.append(np.asarray(per_class[class_id], np.float64).reshape(-1, 5))
         labels = np.asarray(ann['labels']).reshape(-1)
         gts.append(np.asarray(ann['bboxes'], np.float64).reshape(-1, 4)[labels == class_id])
         if ann.get('labels_ignore') is not None and len(ann['labels_ignore']):
-            ignores.append(np.asarray(ann['bboxes_ignore'], np.float64).reshape(-1, 4)[np.asarray(ann['labels_ignore']).reshape(-1) == class_id])
+            ignores.append(
+                np.asarray(ann['bboxes_ignore'], np.float64).reshape(-1, 4)[
+                    np.asarray(ann['labels_ignore']).reshape(-1) == class_id
+                ]
+            )
         else: ignores.append(np.zeros((0, 4)))
     return dets, gts, ignores
 
@@ -116,22 +131,24 @@ def _eval_class(dets: list, gts: list, ignores: list, iou_thr: float, area_range
     return dict(num_gts=num_gts, num_dets=len(all_dets), recall=recall, precision=precision,
                 ap=average_precision(recall, precision, eval_mode))
 
-def eval_map(det_results: Sequence[Sequence[np.ndarray]],  # per image, per class: (n, 5) `(x1, y1, x2, y2, score)`
-             annotations: Sequence[dict],  # per image: `bboxes` (n, 4), `labels` (n,), optional `bboxes_ignore`, `labels_ignore`
-             scale_ranges: Sequence[tuple] | None = None,  # `[(min, max), ...]` box side lengths: areas `[min^2, max^2)`
-             iou_thr: float = 0.5,
-             dataset: str | Sequence[str] | None = None,  # class names for the table: a dataset name ('voc') or a list
-             logger: logging.Logger | str | None = None,  # where the table goes (see `print_log`); 'silent' for none
-             tpfp_fn: Callable | None = None,  # `tpfp_fn(dets, gts, ignores, iou_thr, area_ranges, use_legacy_coordinate=...)`
-             nproc: int = 1,  # processes, over classes
-             use_legacy_coordinate: bool = False,  # VOC pixel widths `x2 - x1 + 1`
-             eval_mode: str = 'area',  # 'area' or '11points' (VOC2007)
-            ) -> tuple[float | list[float], list[dict]]:
+def eval_map(
+    det_results: Sequence[Sequence[np.ndarray]],  # per image, per class: (n, 5) `(x1, y1, x2, y2, score)`
+    annotations: Sequence[dict],  # per image: `bboxes` (n, 4), `labels` (n,), optional `bboxes_ignore`, `labels_ignore`
+    scale_ranges: Sequence[tuple] | None = None,  # `[(min, max), ...]` box side lengths: areas `[min^2, max^2)`
+    iou_thr: float = 0.5,
+    dataset: str | Sequence[str] | None = None,  # class names for the table: a dataset name ('voc') or a list
+    logger: logging.Logger | str | None = None,  # where the table goes (see `print_log`); 'silent' for none
+    tpfp_fn: Callable | None = None,  # `tpfp_fn(dets, gts, ignores, iou_thr, area_ranges, use_legacy_coordinate=...)`
+    nproc: int = 1,  # processes, over classes
+    use_legacy_coordinate: bool = False,  # VOC pixel widths `x2 - x1 + 1`
+    eval_mode: str = 'area',  # 'area' or '11points' (VOC2007)
+) -> tuple[float | list[float], list[dict]]:
     "The mAP (one per scale range when given) and each class's `num_gts`, `num_dets`, `recall`, `precision`, `ap`."
     if len(det_results) != len(annotations):
         raise ValueError(f'eval_map: {len(det_results)} images of detections but {len(annotations)} of annotations')
     if not det_results: raise ValueError('eval_map: no images to evaluate')
-    if eval_mode not in ('area', '11points'): raise ValueError(f"eval_mode must be 'area' or '11points', got {eval_mode!r}")
+    if eval_mode not in ('area', '11points'):
+        raise ValueError(f"eval_mode must be 'area' or '11points', got {eval_mode!r}")
     area_ranges = None if scale_ranges is None else [(lo ** 2, hi ** 2) for lo, hi in scale_ranges]
     num_classes = len(det_results[0])
     jobs = [(*_class_inputs(det_results, annotations, c), iou_thr, area_ranges, use_legacy_coordinate, eval_mode,
@@ -143,7 +160,10 @@ def eval_map(det_results: Sequence[Sequence[np.ndarray]],  # per image, per clas
         aps = [r['ap'] for r in results if r['num_gts'] > 0]
         mean_ap = float(np.mean(aps)) if aps else 0.0
     else:
-        aps, counted = np.array([r['ap'] for r in results]).reshape(num_classes, -1), np.array([r['num_gts'] for r in results]).reshape(num_classes, -1) > 0
+        aps, counted = (
+            np.array([r['ap'] for r in results]).reshape(num_classes, -1),
+            np.array([r['num_gts'] for r in results]).reshape(num_classes, -1) > 0,
+        )
         mean_ap = [float(aps[counted[:, s], s].mean()) if counted[:, s].any() else 0.0 for s in range(aps.shape[1])]
     print_map_summary(mean_ap, results, dataset, scale_ranges, logger=logger)
     return mean_ap, results
@@ -155,15 +175,27 @@ def print_map_summary(mean_ap: float | list[float],  # from `eval_map`
                       logger: logging.Logger | str | None = None):
     "Print the gts / dets / recall / AP of each class and the mAP, one table per scale range."
     if logger == 'silent': return
-    names = [str(i) for i in range(len(results))] if dataset is None else list(get_classes(dataset) if isinstance(dataset, str) else dataset)
-    if len(names) < len(results): raise ValueError(f'print_map_summary: {len(names)} class names for {len(results)} classes')
+    names = (
+        [str(i) for i in range(len(results))]
+        if dataset is None
+        else list(get_classes(dataset) if isinstance(dataset, str) else dataset)
+    )
+    if len(names) < len(results):
+        raise ValueError(f'print_map_summary: {len(names)} class names for {len(results)} classes')
     means = mean_ap if isinstance(mean_ap, (list, tuple)) else [mean_ap]
     for s, mean in enumerate(means):
         rows = [['class', 'gts', 'dets', 'recall', 'ap']]
         for name, r in zip(names, results):
             recall = np.atleast_2d(r['recall'])[s]
-            rows.append([name, int(np.atleast_1d(r['num_gts'])[s]), r['num_dets'], f'{recall[-1] if recall.size else 0.0:.3f}',
-                         f'{np.atleast_1d(r["ap"])[s]:.3f}'])
+            rows.append(
+                [
+                    name,
+                    int(np.atleast_1d(r['num_gts'])[s]),
+                    r['num_dets'],
+                    f'{recall[-1] if recall.size else 0.0:.3f}',
+                    f'{np.atleast_1d(r["ap"])[s]:.3f}',
+                ]
+            )
         rows.append(['mAP', '', '', '', f'{mean:.3f}'])
         title = '' if scale_ranges is None else f'Scale range {tuple(scale_ranges[s])}\n'
         print_log('\n' + title + format_table(rows, footer=True), logger=logger)
@@ -181,7 +213,8 @@ def _range_name(scale_range: Sequence[float]) -> str:
 
 @METRICS.register_module()
 class VOCMetric(BaseMetric):
-    "Pascal VOC mAP or proposal recall (Everingham et al., IJCV 2010), difficult boxes ignored, devkit pixel convention."
+    "Pascal VOC mAP or proposal recall (Everingham et al., IJCV 2010): difficult boxes ignored, devkit pixels."
+
     default_prefix = 'pascal_voc'
 
     def __init__(self,
@@ -195,8 +228,10 @@ class VOCMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: str | None = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if metric not in ('mAP', 'recall'): raise KeyError(f"VOCMetric: metric must be 'mAP' or 'recall', got {metric!r}")
-        if eval_mode not in ('area', '11points'): raise ValueError(f"VOCMetric: eval_mode must be 'area' or '11points', got {eval_mode!r}")
+        if metric not in ('mAP', 'recall'):
+            raise KeyError(f"VOCMetric: metric must be 'mAP' or 'recall', got {metric!r}")
+        if eval_mode not in ('area', '11points'):
+            raise ValueError(f"VOCMetric: eval_mode must be 'area' or '11points', got {eval_mode!r}")
         self.iou_thrs = [float(iou_thrs)] if isinstance(iou_thrs, (int, float)) else [float(t) for t in iou_thrs]
         self.scale_ranges, self.metric, self.proposal_nums = scale_ranges, metric, list(proposal_nums)
         self.eval_mode, self.use_legacy_coordinate, self.nproc = eval_mode, use_legacy_coordinate, nproc
@@ -211,12 +246,23 @@ class VOCMetric(BaseMetric):
         "Keep each image's ground truth (boxes, difficult boxes) and its predictions split by class."
         num_classes = self._num_classes()
         for sample in data_samples:
-            gt, ignored, pred = sample.get('gt_instances'), sample.get('ignored_instances'), sample.get('pred_instances')
+            gt, ignored, pred = (
+                sample.get('gt_instances'),
+                sample.get('ignored_instances'),
+                sample.get('pred_instances'),
+            )
             if gt is None or pred is None:
-                raise KeyError(f"VOCMetric: the data sample of image {sample.get('img_id')!r} needs gt_instances and pred_instances")
+                raise KeyError(
+                    f"VOCMetric: the data sample of image {sample.get('img_id')!r} needs gt_instances and "
+                    'pred_instances'
+                )
             get = lambda inst, key: None if inst is None else inst.get(key)
-            ann = dict(bboxes=_to_numpy(get(gt, 'bboxes'), (-1, 4)), labels=_to_numpy(get(gt, 'labels'), (-1,)).astype(np.int64),
-                       bboxes_ignore=_to_numpy(get(ignored, 'bboxes'), (-1, 4)), labels_ignore=_to_numpy(get(ignored, 'labels'), (-1,)).astype(np.int64))
+            ann = dict(
+                bboxes=_to_numpy(get(gt, 'bboxes'), (-1, 4)),
+                labels=_to_numpy(get(gt, 'labels'), (-1,)).astype(np.int64),
+                bboxes_ignore=_to_numpy(get(ignored, 'bboxes'), (-1, 4)),
+                labels_ignore=_to_numpy(get(ignored, 'labels'), (-1,)).astype(np.int64),
+            )
             boxes, scores = _to_numpy(pred.get('bboxes'), (-1, 4)), _to_numpy(pred.get('scores'), (-1, 1))
             labels = _to_numpy(pred.get('labels'), (-1,)).astype(np.int64)
             dets = np.hstack([boxes, scores]).astype(np.float64)
@@ -231,18 +277,37 @@ class VOCMetric(BaseMetric):
             proposals = [np.vstack(per_class) for per_class in dets]
             recalls = eval_recalls([a['bboxes'] for a in annotations], proposals, self.proposal_nums, self.iou_thrs,
                                    logger=self.logger, use_legacy_coordinate=self.use_legacy_coordinate)
-            out.update({f'recall@{n}@{t}': float(recalls[i, j]) for i, n in enumerate(self.proposal_nums) for j, t in enumerate(self.iou_thrs)})
-            if len(self.iou_thrs) > 1: out.update({f'AR@{n}': float(v) for n, v in zip(self.proposal_nums, recalls.mean(1))})
+            out.update(
+                {
+                    f'recall@{n}@{t}': float(recalls[i, j])
+                    for i, n in enumerate(self.proposal_nums)
+                    for j, t in enumerate(self.iou_thrs)
+                }
+            )
+            if len(self.iou_thrs) > 1:
+                out.update({f'AR@{n}': float(v) for n, v in zip(self.proposal_nums, recalls.mean(1))})
             return out
         expected = dict(VOC2007='11points', VOC2012='area').get(self.dataset_meta.get('dataset_type'))
         if expected is not None and expected != self.eval_mode:
-            warnings.warn(f"VOCMetric: {self.dataset_meta['dataset_type']} uses eval_mode='{expected}', but this metric uses '{self.eval_mode}'")
+            warnings.warn(
+                f"VOCMetric: {self.dataset_meta['dataset_type']} uses eval_mode='{expected}', "
+                f"but this metric uses '{self.eval_mode}'"
+            )
         suffixes = [''] if self.scale_ranges is None else [f'_{_range_name(r)}' for r in self.scale_ranges]
         per_thr = []
         for thr in self.iou_thrs:
             print_log(f'\n{"-" * 15}iou_thr: {thr}{"-" * 15}', self.logger)
-            mean_ap, _ = eval_map(dets, annotations, self.scale_ranges, thr, dataset=list(self.dataset_meta['classes']), logger=self.logger,
-                                  nproc=self.nproc, use_legacy_coordinate=self.use_legacy_coordinate, eval_mode=self.eval_mode)
+            mean_ap, _ = eval_map(
+                dets,
+                annotations,
+                self.scale_ranges,
+                thr,
+                dataset=list(self.dataset_meta['classes']),
+                logger=self.logger,
+                nproc=self.nproc,
+                use_legacy_coordinate=self.use_legacy_coordinate,
+                eval_mode=self.eval_mode,
+            )
             per_thr.append(np.atleast_1d(mean_ap))
             out.update({f'AP{round(thr * 100):02d}{s}': float(v) for s, v in zip(suffixes, per_thr[-1])})
         return {**{f'mAP{s}': float(v) for s, v in zip(suffixes, np.mean(per_thr, 0))}, **out}

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from ..config import config_to_source
 from ..registry import MODELS, TASK_UTILS
 from .task_modules.prior_generators import AnchorGenerator
-from .base import read_state_dict
+from .weight_init import read_state_dict
 from .backbones.resnet import convert_torchvision_resnet
 from .necks.fpn import convert_torchvision_fpn
 
@@ -116,8 +116,12 @@ def _backbone_and_neck(state_dict: Mapping[str, Tensor]) -> tuple[dict[str, Tens
     depths = {(2, 2, 2, 2, False): 18, (3, 4, 6, 3, False): 34, (3, 4, 6, 3, True): 50, (3, 4, 23, 3, True): 101,
               (3, 8, 36, 3, True): 152}
     key = (*blocks, bottleneck)
-    if key not in depths: raise KeyError(f'torchvision backbone with blocks {blocks} per stage is not a ResNet-18/34/50/101/152')
-    return {**{f'backbone.{k}': v for k, v in backbone.items()}, **{f'neck.{k}': v for k, v in neck.items()}}, depths[key]
+    if key not in depths:
+        raise KeyError(f'torchvision backbone with blocks {blocks} per stage is not a ResNet-18/34/50/101/152')
+    return {**{f'backbone.{k}': v for k, v in backbone.items()}, **{f'neck.{k}': v for k, v in neck.items()}}, depths[
+        key
+    ]
+
 
 def _head_keys(state_dict: Mapping[str, Tensor], tower_layers: dict[str, str], names: dict[str, str],
                layers_per_conv: int, converter: str) -> dict[str, Tensor]:
@@ -156,18 +160,25 @@ def _test_pipeline(settings: Mapping) -> list[dict]:
             dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))]
 
 # %% ../../nbs/models/90_torchvision_import.ipynb #0f3dc5f0
-def convert_torchvision_retinanet(state_dict: Mapping[str, Tensor],  # a torchvision `retinanet_resnet50_fpn` state dict
-                                  settings: Mapping | None = None,  # `torchvision_settings(...)`; default: the class defaults
-                                  bn_eps: float = 1e-5,  # FrozenBatchNorm2d eps (0 for the published COCO weights)
-                                  frozen_stages: int = 1,  # torchvision's trainable_backbone_layers=3
-                                  ) -> tuple[dict, dict[str, Tensor]]:
+def convert_torchvision_retinanet(
+    state_dict: Mapping[str, Tensor],  # a torchvision `retinanet_resnet50_fpn` state dict
+    settings: Mapping | None = None,  # `torchvision_settings(...)`; default: the class defaults
+    bn_eps: float = 1e-5,  # FrozenBatchNorm2d eps (0 for the published COCO weights)
+    frozen_stages: int = 1,  # torchvision's trainable_backbone_layers=3
+) -> tuple[dict, dict[str, Tensor]]:
     "A detnb RetinaNet config and state dict equal to torchvision's RetinaNet (v1)."
     from torchvision.models.detection import RetinaNet as TVRetinaNet
     settings = {**torchvision_settings(TVRetinaNet), **(settings or {})}
     weights, depth = _backbone_and_neck(state_dict)
-    weights.update(_head_keys(state_dict, dict(classification_head='cls_convs', regression_head='reg_convs'),
-                              {'classification_head.cls_logits': 'retina_cls', 'regression_head.bbox_reg': 'retina_reg'},
-                              2, 'convert_torchvision_retinanet'))
+    weights.update(
+        _head_keys(
+            state_dict,
+            dict(classification_head='cls_convs', regression_head='reg_convs'),
+            {'classification_head.cls_logits': 'retina_cls', 'regression_head.bbox_reg': 'retina_reg'},
+            2,
+            'convert_torchvision_retinanet',
+        )
+    )
     if 'bbox_head.cls_convs.0.norm.weight' in weights:
         raise KeyError('convert_torchvision_retinanet: the head has normalization layers (retinanet_resnet50_fpn_v2); '
                        'only retinanet_resnet50_fpn is supported')
@@ -177,28 +188,51 @@ def convert_torchvision_retinanet(state_dict: Mapping[str, Tensor],  # a torchvi
     backbone, neck = _backbone_neck_cfg(depth, bn_eps, frozen_stages)
     cfg = dict(
         model=dict(
-            type='RetinaNet', data_preprocessor=_preprocessor(settings), backbone=backbone, neck=neck,
-            bbox_head=dict(type='RetinaHead', num_classes=num_classes, in_channels=256, stacked_convs=4, feat_channels=256,
-                           anchor_generator=dict(type='TorchvisionAnchorGenerator', strides=[8, 16, 32, 64, 128],
-                                                 sizes=sizes, ratios=[0.5, 1.0, 2.0]),
-                           bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
-                                           target_stds=[1., 1., 1., 1.]),
-                           loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
-                           loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
-            train_cfg=dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0,
-                                         ignore_iof_thr=-1),
-                           sampler=dict(type='PseudoSampler'), allowed_border=-1, pos_weight=-1),
-            test_cfg=dict(nms_pre=settings['topk_candidates'], min_bbox_size=-1, score_thr=settings['score_thresh'],
-                          nms=dict(type='nms', iou_threshold=settings['nms_thresh']),
-                          max_per_img=settings['detections_per_img'])),
-        test_pipeline=_test_pipeline(settings))
+            type='RetinaNet',
+            data_preprocessor=_preprocessor(settings),
+            backbone=backbone,
+            neck=neck,
+            bbox_head=dict(
+                type='RetinaHead',
+                num_classes=num_classes,
+                in_channels=256,
+                stacked_convs=4,
+                feat_channels=256,
+                anchor_generator=dict(
+                    type='TorchvisionAnchorGenerator', strides=[8, 16, 32, 64, 128], sizes=sizes, ratios=[0.5, 1.0, 2.0]
+                ),
+                bbox_coder=dict(
+                    type='DeltaXYWHBBoxCoder', target_means=[0.0, 0.0, 0.0, 0.0], target_stds=[1.0, 1.0, 1.0, 1.0]
+                ),
+                loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+                loss_bbox=dict(type='L1Loss', loss_weight=1.0),
+            ),
+            train_cfg=dict(
+                assigner=dict(
+                    type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0, ignore_iof_thr=-1
+                ),
+                sampler=dict(type='PseudoSampler'),
+                allowed_border=-1,
+                pos_weight=-1,
+            ),
+            test_cfg=dict(
+                nms_pre=settings['topk_candidates'],
+                min_bbox_size=-1,
+                score_thr=settings['score_thresh'],
+                nms=dict(type='nms', iou_threshold=settings['nms_thresh']),
+                max_per_img=settings['detections_per_img'],
+            ),
+        ),
+        test_pipeline=_test_pipeline(settings),
+    )
     return cfg, weights
 
-def convert_torchvision_fcos(state_dict: Mapping[str, Tensor],  # a torchvision `fcos_resnet50_fpn` state dict
-                             settings: Mapping | None = None,  # `torchvision_settings(...)`; default: the class defaults
-                             bn_eps: float = 1e-5,  # FrozenBatchNorm2d eps
-                             frozen_stages: int = 1,  # torchvision's trainable_backbone_layers=3
-                             ) -> tuple[dict, dict[str, Tensor]]:
+def convert_torchvision_fcos(
+    state_dict: Mapping[str, Tensor],  # a torchvision `fcos_resnet50_fpn` state dict
+    settings: Mapping | None = None,  # `torchvision_settings(...)`; default: the class defaults
+    bn_eps: float = 1e-5,  # FrozenBatchNorm2d eps
+    frozen_stages: int = 1,  # torchvision's trainable_backbone_layers=3
+) -> tuple[dict, dict[str, Tensor]]:
     "A detnb FCOS config and state dict equal to torchvision's FCOS."
     from torchvision.models.detection import FCOS as TVFCOS
     settings = {**torchvision_settings(TVFCOS), **(settings or {})}
@@ -212,19 +246,39 @@ def convert_torchvision_fcos(state_dict: Mapping[str, Tensor],  # a torchvision 
     backbone, neck = _backbone_neck_cfg(depth, bn_eps, frozen_stages)
     cfg = dict(
         model=dict(
-            type='FCOS', data_preprocessor=_preprocessor(settings), backbone=backbone, neck=neck,
-            bbox_head=dict(type='FCOSHead', num_classes=num_classes, in_channels=256, stacked_convs=4, feat_channels=256,
-                           strides=strides, norm_cfg=dict(type='GN', num_groups=32, requires_grad=True), conv_bias=True,
-                           prior_generator=dict(type='MlvlPointGenerator', strides=strides, offset=0.),
-                           norm_on_bbox=True, centerness_on_reg=True, center_sampling=True,
-                           center_sample_radius=settings.get('center_sampling_radius', 1.5),
-                           loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
-                           loss_bbox=dict(type='GIoULoss', loss_weight=1.0),
-                           loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
-            test_cfg=dict(nms_pre=settings['topk_candidates'], min_bbox_size=-1, score_thr=settings['score_thresh'],
-                          nms=dict(type='nms', iou_threshold=settings['nms_thresh']),
-                          max_per_img=settings['detections_per_img'], score_factor_fusion='geometric_mean')),
-        test_pipeline=_test_pipeline(settings))
+            type='FCOS',
+            data_preprocessor=_preprocessor(settings),
+            backbone=backbone,
+            neck=neck,
+            bbox_head=dict(
+                type='FCOSHead',
+                num_classes=num_classes,
+                in_channels=256,
+                stacked_convs=4,
+                feat_channels=256,
+                strides=strides,
+                norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+                conv_bias=True,
+                prior_generator=dict(type='MlvlPointGenerator', strides=strides, offset=0.0),
+                norm_on_bbox=True,
+                centerness_on_reg=True,
+                center_sampling=True,
+                center_sample_radius=settings.get('center_sampling_radius', 1.5),
+                loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+                loss_bbox=dict(type='GIoULoss', loss_weight=1.0),
+                loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
+            ),
+            test_cfg=dict(
+                nms_pre=settings['topk_candidates'],
+                min_bbox_size=-1,
+                score_thr=settings['score_thresh'],
+                nms=dict(type='nms', iou_threshold=settings['nms_thresh']),
+                max_per_img=settings['detections_per_img'],
+                score_factor_fusion='geometric_mean',
+            ),
+        ),
+        test_pipeline=_test_pipeline(settings),
+    )
     return cfg, weights
 
 # %% ../../nbs/models/90_torchvision_import.ipynb #0c164d51
@@ -238,7 +292,10 @@ def _frozen_norm_eps(model: nn.Module) -> float:
 def _frozen_stages(model: nn.Module) -> int:
     "detnb's `frozen_stages` for the backbone parameters that do not require gradients."
     body = model.backbone.body
-    trainable = [any(p.requires_grad for p in getattr(body, name).parameters()) for name in ('conv1', 'layer1', 'layer2', 'layer3', 'layer4')]
+    trainable = [
+        any(p.requires_grad for p in getattr(body, name).parameters())
+        for name in ('conv1', 'layer1', 'layer2', 'layer3', 'layer4')
+    ]
     return trainable.index(True) - 1 if True in trainable else 4
 
 def import_torchvision_detector(name_or_model: str | nn.Module,  # a torchvision RetinaNet/FCOS, or its builder's name
@@ -252,20 +309,31 @@ def import_torchvision_detector(name_or_model: str | nn.Module,  # a torchvision
         model = name_or_model
         kinds = {TVRetinaNet: 'retinanet_resnet50_fpn', TVFCOS: 'fcos_resnet50_fpn'}
         name = next((n for cls, n in kinds.items() if isinstance(model, cls)), None)
-        if name is None: raise TypeError(f'import_torchvision_detector: expected a torchvision RetinaNet or FCOS, got {type(model).__name__}')
-        if checkpoint is not None: raise ValueError('import_torchvision_detector: give a checkpoint with a model name, not with a model')
-        cfg, weights = CONVERTERS[name](model.state_dict(), torchvision_settings(model), _frozen_norm_eps(model), _frozen_stages(model))
+        if name is None:
+            raise TypeError(
+                f'import_torchvision_detector: expected a torchvision RetinaNet or FCOS, got {type(model).__name__}'
+            )
+        if checkpoint is not None:
+            raise ValueError('import_torchvision_detector: give a checkpoint with a model name, not with a model')
+        cfg, weights = CONVERTERS[name](
+            model.state_dict(), torchvision_settings(model), _frozen_norm_eps(model), _frozen_stages(model)
+        )
     else:
         name, _, weights_name = str(name_or_model).partition('.')
-        if name not in CONVERTERS: raise KeyError(f'import_torchvision_detector: {name!r} is not one of {sorted(CONVERTERS)}')
+        if name not in CONVERTERS:
+            raise KeyError(f'import_torchvision_detector: {name!r} is not one of {sorted(CONVERTERS)}')
         if (checkpoint is None) == (not weights_name):
-            raise ValueError(f"import_torchvision_detector: give either torchvision weights ('{name}.COCO_V1') or checkpoint=")
+            raise ValueError(
+                f"import_torchvision_detector: give either torchvision weights ('{name}.COCO_V1') or checkpoint="
+            )
         source = checkpoint if checkpoint is not None else f'torchvision://{name}.{weights_name}'
         # torchvision loads its published RetinaNet COCO weights with FrozenBatchNorm2d eps = 0
         bn_eps = 0.0 if name == 'retinanet_resnet50_fpn' and weights_name == 'COCO_V1' else 1e-5
         cfg, weights = CONVERTERS[name](read_state_dict(source), bn_eps=bn_eps)
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path, checkpoint_path = out_dir / f'{name}.py', out_dir / f'{name}.pth'
-    config_path.write_text(f'# {name} converted from torchvision by detnb.models.torchvision_import\n' + config_to_source(cfg))
+    config_path.write_text(
+        f'# {name} converted from torchvision by detnb.models.torchvision_import\n' + config_to_source(cfg)
+    )
     torch.save(weights, checkpoint_path)
     return config_path, checkpoint_path

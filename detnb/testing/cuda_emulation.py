@@ -118,7 +118,9 @@ class Barrier {  // every arrival names the call it came from, so that threads m
   }
 
  private:
-  static std::string describe(long long tag) { return tag < 0 ? "the end of the block" : "call " + std::to_string(tag); }
+  static std::string describe(long long tag) {
+    return tag < 0 ? "the end of the block" : "call " + std::to_string(tag);
+  }
   Launch& launch_;
   const int size_;
   std::atomic<int> arrived_{0};
@@ -167,7 +169,8 @@ T shuffle(unsigned int mask, T value, int source_lane, const char* what) {
   std::memcpy(&slots[self.linear], &value, sizeof(T));
   self.block->warps[self.linear / 32]->arrive_and_wait(lane, ++self.shuffles, what);
   T result = value;
-  if (first + source_lane < static_cast<int>(slots.size())) std::memcpy(&result, &slots[first + source_lane], sizeof(T));
+  if (first + source_lane < static_cast<int>(slots.size()))
+    std::memcpy(&result, &slots[first + source_lane], sizeof(T));
   return result;
 }
 
@@ -286,20 +289,26 @@ def translation_unit(name: str, source: str) -> str:
 
 def build_library(name: str, source: str, sanitizer: str | None = None) -> Path:
     "The shared library of `source` for the emulation, from the cache or freshly compiled into it."
-    if sanitizer not in SANITIZER_FLAGS: raise ValueError(f'sanitizer must be one of {list(SANITIZER_FLAGS)}, got {sanitizer!r}')
+    if sanitizer not in SANITIZER_FLAGS:
+        raise ValueError(f'sanitizer must be one of {list(SANITIZER_FLAGS)}, got {sanitizer!r}')
     cxx = compiler()
     flags = ['-std=c++20', '-fPIC', '-shared', '-pthread', '-ffp-contract=off', *SANITIZER_FLAGS[sanitizer]]
     unit = translation_unit(name, source)
     stat = Path(cxx).resolve().stat()  # the compiler's identity without running it (it may run under LD_PRELOAD)
-    key = hashlib.sha256('\0'.join([unit, *flags, str(Path(cxx).resolve()), str(stat.st_size), str(stat.st_mtime_ns)]).encode())
+    key = hashlib.sha256(
+        '\0'.join([unit, *flags, str(Path(cxx).resolve()), str(stat.st_size), str(stat.st_mtime_ns)]).encode()
+    )
     library = cache_dir() / 'cuda_emulation' / f'{name}-{sanitizer or "plain"}-{key.hexdigest()[:16]}.so'
     if library.exists(): return library
     library.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=library.parent) as tmp:
         (Path(tmp) / 'unit.cpp').write_text(unit)
         environment = {k: v for k, v in os.environ.items() if k != 'LD_PRELOAD'}
-        result = subprocess.run([cxx, *flags, 'unit.cpp', '-o', 'unit.so'], cwd=tmp, capture_output=True, text=True, env=environment)
-        if result.returncode != 0: raise RuntimeError(f'g++ could not compile {name}.cu for the emulation:\n{result.stderr}')
+        result = subprocess.run(
+            [cxx, *flags, 'unit.cpp', '-o', 'unit.so'], cwd=tmp, capture_output=True, text=True, env=environment
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f'g++ could not compile {name}.cu for the emulation:\n{result.stderr}')
         os.replace(Path(tmp) / 'unit.so', library)
     return library
 
@@ -342,25 +351,43 @@ class EmulatedKernels:
         where = f'{self.name}.cu: {kernel} argument {index} ({ctype}{"*" if pointer else ""})'
         if pointer:
             if not isinstance(value, Tensor): raise TypeError(f'{where}: expected a tensor, got {type(value).__name__}')
-            if value.dtype not in POINTER_DTYPES[ctype]: raise TypeError(f'{where}: expected {POINTER_DTYPES[ctype]}, got {value.dtype}')
-            if value.device.type != 'cpu' or not value.is_contiguous(): raise ValueError(f'{where}: the emulation needs a contiguous CPU tensor')
+            if value.dtype not in POINTER_DTYPES[ctype]:
+                raise TypeError(f'{where}: expected {POINTER_DTYPES[ctype]}, got {value.dtype}')
+            if value.device.type != 'cpu' or not value.is_contiguous():
+                raise ValueError(f'{where}: the emulation needs a contiguous CPU tensor')
             return ctypes.c_void_p(value.data_ptr())
         numpy_type, c_type = SCALAR_TYPES[ctype]
         if type(value) is not numpy_type:
-            raise TypeError(f'{where}: pass np.{numpy_type.__name__}, got {type(value).__name__} (CuPy passes Python numbers as 64 bits)')
+            raise TypeError(
+                f'{where}: pass np.{numpy_type.__name__}, got {type(value).__name__} '
+                '(CuPy passes Python numbers as 64 bits)'
+            )
         return c_type(value.item())
 
     def __call__(self, kernel: str, grid: tuple, block: tuple, args: tuple) -> None:
-        if kernel not in self.signatures: raise ValueError(f'{self.name}.cu has no kernel {kernel!r}: it has {list(self.signatures)}')
+        if kernel not in self.signatures:
+            raise ValueError(f'{self.name}.cu has no kernel {kernel!r}: it has {list(self.signatures)}')
         grid, block = _dim3(grid, 'grid'), _dim3(block, 'block')
-        if min(grid) < 1 or grid[1] > 65535 or grid[2] > 65535 or min(block) < 1 or math.prod(block) > 1024 or block[2] > 64:
+        if (
+            min(grid) < 1
+            or grid[1] > 65535
+            or grid[2] > 65535
+            or min(block) < 1
+            or math.prod(block) > 1024
+            or block[2] > 64
+        ):
             raise ValueError(f'{kernel}: invalid launch configuration, grid {grid}, block {block}')
         params = self.signatures[kernel]
         if len(args) != len(params): raise TypeError(f'{kernel} takes {len(params)} arguments, got {len(args)}')
-        values = [self._argument(kernel, i, ctype, pointer, arg) for i, ((ctype, pointer), arg) in enumerate(zip(params, args))]
+        values = [
+            self._argument(kernel, i, ctype, pointer, arg)
+            for i, ((ctype, pointer), arg) in enumerate(zip(params, args))
+        ]
         pointers = (ctypes.c_void_p * len(values))(*[ctypes.addressof(v) for v in values])
         error = ctypes.create_string_buffer(1024)
-        if getattr(self.library, f'detnb_launch_{kernel}')((ctypes.c_uint * 6)(*grid, *block), pointers, error, len(error)):
+        if getattr(self.library, f'detnb_launch_{kernel}')(
+            (ctypes.c_uint * 6)(*grid, *block), pointers, error, len(error)
+        ):
             raise RuntimeError(f'{self.name}.cu: {kernel} failed in the emulation: {error.value.decode()}')
 
 # %% ../../nbs/testing/00_cuda_emulation.ipynb #fee50313
@@ -389,7 +416,8 @@ def sanitizer_environment(sanitizer: str) -> dict[str, str]:
     "The environment of a Python process with the sanitizer's runtime preloaded."
     names = [SANITIZER_RUNTIMES[sanitizer]] + (['libstdc++.so.6'] if sanitizer == 'address' else [])
     preload = [compiler_file(name) for name in names]
-    if None in preload: raise RuntimeError(f'{compiler()} has no {names[preload.index(None)]}: install its sanitizer runtime')
+    if None in preload:
+        raise RuntimeError(f'{compiler()} has no {names[preload.index(None)]}: install its sanitizer runtime')
     source_root = str(Path(detnb.__file__).resolve().parent.parent)
     return dict(os.environ, LD_PRELOAD=' '.join(map(str, preload)), OMP_NUM_THREADS='1',
                 PYTHONPATH=os.pathsep.join(filter(None, [source_root, os.environ.get('PYTHONPATH')])),
@@ -401,13 +429,16 @@ def run_sanitized(code: str,  # Python run in the child; it builds EmulatedKerne
                   timeout: float = 600,
                  ) -> str:  # the child's stdout
     "Runs `code` in a fresh Python with the sanitizer's runtime preloaded; raises `SanitizerError` on a finding."
-    if sanitizer not in SANITIZER_RUNTIMES: raise ValueError(f'sanitizer must be one of {list(SANITIZER_RUNTIMES)}, got {sanitizer!r}')
+    if sanitizer not in SANITIZER_RUNTIMES:
+        raise ValueError(f'sanitizer must be one of {list(SANITIZER_RUNTIMES)}, got {sanitizer!r}')
     for name, source in (sources or {name: kernel_source(name) for name in KERNEL_FILES}).items():
         build_library(name, source, sanitizer)
     result = subprocess.run([sys.executable, '-c', code], env=sanitizer_environment(sanitizer), capture_output=True,
                             text=True, timeout=timeout)
     if result.returncode != 0 or 'Sanitizer' in result.stderr:
-        report = re.search(r'(WARNING|ERROR): \w+Sanitizer', result.stderr)  # the report's start, else the traceback's end
+        report = re.search(
+            r'(WARNING|ERROR): \w+Sanitizer', result.stderr
+        )  # the report's start, else the traceback's end
         text = result.stderr[report.start():report.start() + 5000] if report else result.stderr[-5000:]
         summary = '\n'.join(re.findall(r'SUMMARY: .*', result.stderr))
         raise SanitizerError(f'{sanitizer} sanitizer run failed (exit code {result.returncode}):\n{text}\n{summary}')
@@ -419,7 +450,10 @@ def exercise_kernels(sanitizer: str | None = None):
     boxes, scores = random_boxes(150, gen, clustered=True), torch.rand(150, generator=gen)
     overlaps = EmulatedKernels('bbox_overlaps', sanitizer=sanitizer)
     for mode in KERNEL_OVERLAP_MODES:
-        assert torch.equal(launch_bbox_overlaps(overlaps, boxes[:40], boxes[40:70], mode), bbox_overlaps_torch(boxes[:40], boxes[40:70], mode))
+        assert torch.equal(
+            launch_bbox_overlaps(overlaps, boxes[:40], boxes[40:70], mode),
+            bbox_overlaps_torch(boxes[:40], boxes[40:70], mode),
+        )
         assert torch.equal(launch_bbox_overlaps(overlaps, boxes[:40], boxes[40:80], mode, is_aligned=True),
                            bbox_overlaps_torch(boxes[:40], boxes[40:80], mode, is_aligned=True))
     nms_kernels = EmulatedKernels('nms', sanitizer=sanitizer)

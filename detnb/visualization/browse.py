@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse, copy, os, warnings
 from collections.abc import Mapping
 from pathlib import Path
-from ..cli import command
 from ..config import Config
 from ..engine.logging import ProgressBar
 from ..registry import DATASETS, VISUALIZERS, import_custom_modules
 from .visualizer import can_show, results_to_sample
 
 # %% auto #0
-__all__ = ['browse_dataset']
+__all__ = ['browse_dataset', 'add_browse_arguments', 'run_browse']
 
 # %% ../../nbs/visualization/03_browse.ipynb #52c332b0
 def browse_dataset(config: str | os.PathLike | Config,  # config file, detnb:: name or Config
@@ -32,8 +31,8 @@ def browse_dataset(config: str | os.PathLike | Config,  # config file, detnb:: n
     import_custom_modules(cfg)
     if show and not can_show():
         if output_dir is None:
-            raise RuntimeError('browse_dataset: cannot show images here (no notebook, and OpenCV has no window support) '
-                               'and no output_dir is given: pass --output-dir DIR (and --not-show)')
+            raise RuntimeError('browse_dataset: cannot show images here (no notebook, and OpenCV has no window '
+                               'support) and no output_dir is given: pass --output-dir DIR (and --not-show)')
         warnings.warn('browse_dataset: cannot show images here (no notebook, and OpenCV has no window support); '
                       f'they are only written to {output_dir}')
         show = False
@@ -41,7 +40,8 @@ def browse_dataset(config: str | os.PathLike | Config,  # config file, detnb:: n
     key = f'{split}_dataloader'
     if key not in cfg or 'dataset' not in cfg[key]: raise KeyError(f'the config has no {key}.dataset to browse')
     dataset = DATASETS.build(cfg[key]['dataset'])
-    visualizer = VISUALIZERS.build({**dict(cfg.get('visualizer') or dict(type='DetLocalVisualizer')), 'vis_backends': None})
+    vis_cfg = dict(cfg.get('visualizer') or dict(type='DetLocalVisualizer'))
+    visualizer = VISUALIZERS.build({**vis_cfg, 'vis_backends': None})
     visualizer.dataset_meta = dataset.metainfo
     bar = ProgressBar(len(dataset)) if show_progress else None
     for i in range(len(dataset)):
@@ -53,16 +53,16 @@ def browse_dataset(config: str | os.PathLike | Config,  # config file, detnb:: n
     return len(dataset)
 
 # %% ../../nbs/visualization/03_browse.ipynb #83e56821
-@command('browse-dataset', help='draw the samples of a dataset after its training pipeline, to a folder and/or the screen')
-def _browse_args(p: argparse.ArgumentParser):
+def add_browse_arguments(p: argparse.ArgumentParser) -> None:
+    "The options of `detnb browse-dataset` (those of MMDetection's tools/analysis_tools/browse_dataset.py)."
     p.add_argument('config', help='config file path, or detnb::name')
     p.add_argument('--output-dir', default=None, help='write the drawn images to this folder')
     p.add_argument('--not-show', action='store_true', help='do not display the images')
     p.add_argument('--show-interval', type=float, default=2., help='seconds each displayed image stays')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE', help='override config keys')
 
-@_browse_args.runs
-def _browse(args: argparse.Namespace) -> int:
+def run_browse(args: argparse.Namespace) -> int:
+    "`detnb browse-dataset`: run `browse_dataset` with the command line's options."
     cfg = Config.fromfile(args.config)
     if args.cfg_options: cfg.merge_from_arg_list(args.cfg_options)
     n = browse_dataset(cfg, args.output_dir, show=not args.not_show, show_interval=args.show_interval)

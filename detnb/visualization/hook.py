@@ -1,4 +1,4 @@
-"""`DetVisualizationHook`: draw predictions during validation and testing, into the run's folder, a folder of your choice, or a window.
+"""`DetVisualizationHook`: draw predictions during validation and testing, into the run's folder, a folder or a window.
 
 Docs: https://detnb.github.io/detnb/visualization/hook.html.md"""
 
@@ -23,17 +23,21 @@ __all__ = ['DetVisualizationHook']
 @HOOKS.register_module()
 class DetVisualizationHook(Hook):
     "Draw the predictions of validation and test samples with the runner's visualizer (off unless `draw=True`)."
-    def __init__(self,
-                 draw: bool = False,  # draw at all
-                 interval: int = 50,  # validation: draw the first sample of every `interval`-th batch
-                 score_thr: float = 0.3,  # draw predictions scoring above this
-                 show: bool = False,  # display the drawings instead of storing them
-                 wait_time: float = 0.,  # seconds each shown drawing stays (0: until a key is pressed)
-                 test_out_dir: str | os.PathLike | None = None,  # testing: write drawings under work_dir/<timestamp>/ this
-                 backend_args: dict | None = None):  # MMDetection's file-backend options: only local files (None) here
+    def __init__(
+        self,
+        draw: bool = False,  # draw at all
+        interval: int = 50,  # validation: draw the first sample of every `interval`-th batch
+        score_thr: float = 0.3,  # draw predictions scoring above this
+        show: bool = False,  # display the drawings instead of storing them
+        wait_time: float = 0.0,  # seconds each shown drawing stays (0: until a key is pressed)
+        test_out_dir: str | os.PathLike | None = None,  # testing: write drawings under work_dir/<timestamp>/ this
+        backend_args: dict | None = None,
+    ):  # MMDetection's file-backend options: only local files (None) here
         if interval < 1: raise ValueError(f'DetVisualizationHook: interval must be >= 1, got {interval}')
         if backend_args is not None:
-            raise ValueError(f'DetVisualizationHook reads local files only; backend_args must be None, got {backend_args!r}')
+            raise ValueError(
+                f'DetVisualizationHook reads local files only; backend_args must be None, got {backend_args!r}'
+            )
         self.draw, self.interval, self.score_thr = draw, interval, score_thr
         self.show, self.wait_time, self.test_out_dir = show, wait_time, test_out_dir
         self._test_index = 0
@@ -46,23 +50,31 @@ class DetVisualizationHook(Hook):
     def _draw(self, runner, name: str, sample: DetDataSample, step: int, out_file: Path | None = None) -> None:
         "Draw one sample on its image; show it, write it to `out_file`, or store it through the backends."
         if not sample.get('img_path'):
-            raise ValueError('DetVisualizationHook draws a sample on the image at its img_path, and this sample has none '
-                             '(keep img_path in PackDetInputs meta_keys)')
+            raise ValueError(
+                'DetVisualizationHook draws a sample on the image at its img_path, and this sample has none '
+                '(keep img_path in PackDetInputs meta_keys)'
+            )
         visualizer = self._visualizer(runner)
         drawn = visualizer.draw_datasample(imread(sample.img_path)[..., ::-1], sample, pred_score_thr=self.score_thr)
         if self.show: visualizer.show(drawn, win_name=Path(sample.img_path).name, wait_time=self.wait_time)
         if out_file is not None: imwrite(drawn, out_file)
         elif not self.show: visualizer.add_image(name, drawn, step)
 
-    def after_val_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Sequence[DetDataSample] | None = None) -> None:
+    def after_val_iter(
+        self, runner, batch_idx: int, data_batch: Any = None, outputs: Sequence[DetDataSample] | None = None
+    ) -> None:
         "Draw the first sample of every `interval`-th validation batch."
         step = runner.iter + batch_idx
         if self.draw and outputs and step % self.interval == 0: self._draw(runner, 'val_img', outputs[0], step)
 
-    def after_test_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Sequence[DetDataSample] | None = None) -> None:
+    def after_test_iter(
+        self, runner, batch_idx: int, data_batch: Any = None, outputs: Sequence[DetDataSample] | None = None
+    ) -> None:
         "Draw every test sample."
         if not self.draw: return
-        out_dir = Path(runner.work_dir) / runner.timestamp / self.test_out_dir if self.test_out_dir is not None else None
+        out_dir = (
+            Path(runner.work_dir) / runner.timestamp / self.test_out_dir if self.test_out_dir is not None else None
+        )
         for sample in outputs or []:
             self._test_index += 1
             out_file = out_dir / Path(sample.img_path).name if out_dir is not None else None

@@ -28,10 +28,15 @@ def to_rgb(color: str | Sequence[int]) -> tuple[int, int, int]:
     "An `(r, g, b)` tuple of ints 0..255 from a colour name (`'red'`, `'g'`, `'#00ff00'`) or three numbers."
     if isinstance(color, str):
         from matplotlib.colors import to_rgb as mpl_to_rgb
-        try: return tuple(int(round(255 * c)) for c in mpl_to_rgb(color))
-        except ValueError: raise ValueError(f"unknown colour {color!r}: use a matplotlib colour name, '#rrggbb' or (r, g, b)") from None
+        try:
+            return tuple(int(round(255 * c)) for c in mpl_to_rgb(color))
+        except ValueError:
+            raise ValueError(
+                f"unknown colour {color!r}: use a matplotlib colour name, '#rrggbb' or (r, g, b)"
+            ) from None
     rgb = tuple(int(c) for c in color)
-    if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb): raise ValueError(f'a colour is (r, g, b) in 0..255, got {color!r}')
+    if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
+        raise ValueError(f'a colour is (r, g, b) in 0..255, got {color!r}')
     return rgb
 
 def is_single_color(spec: Any) -> bool:
@@ -41,10 +46,11 @@ def is_single_color(spec: Any) -> bool:
 
 _PALETTE_NAMES = {'coco', 'voc', 'cityscapes', 'citys', 'widerface', 'deepfashion'}
 
-def instance_colors(spec: Any,  # None (use `palette`), one colour, a palette name ('random', 'coco'...) or a list of colours
-                    labels: np.ndarray,  # (N,) class labels
-                    palette: Sequence | None = None,  # the dataset's palette, one colour per class
-                   ) -> np.ndarray:
+def instance_colors(
+    spec: Any,  # None (use `palette`), one colour, a palette name ('random', 'coco'...) or a list of colours
+    labels: np.ndarray,  # (N,) class labels
+    palette: Sequence | None = None,  # the dataset's palette, one colour per class
+) -> np.ndarray:
     "The `(N, 3)` uint8 colour of each instance: one colour for all, or its class's colour in a palette."
     labels = np.asarray(labels, np.int64).reshape(-1)
     if spec is not None and is_single_color(spec): return np.tile(np.array(to_rgb(spec), np.uint8), (len(labels), 1))
@@ -61,7 +67,7 @@ def ragged_arange(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return segment, np.arange(int(lengths.sum())) - starts[segment]
 
 def rect_pixels(rects: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Rows, columns and rectangle index of the pixels of inclusive integer rectangles `(x1, y1, x2, y2)` (empty if x2 < x1)."
+    "Rows, columns and rectangle index of the pixels of inclusive integer rectangles `(x1, y1, x2, y2)`."
     rects = np.asarray(rects, np.int64).reshape(-1, 4)
     w = np.clip(rects[:, 2] - rects[:, 0] + 1, 0, None)
     h = np.clip(rects[:, 3] - rects[:, 1] + 1, 0, None)
@@ -75,7 +81,9 @@ def box_outline_pixels(bboxes: np.ndarray,  # (N, 4) xyxy boxes in pixels
     "Rows, columns and box index of the pixels of each box's outline, clipped to the image."
     b = np.asarray(bboxes, np.float64).reshape(-1, 4)
     if not np.isfinite(b).all():
-        raise ValueError(f'cannot draw boxes with coordinates that are not finite: {b[~np.isfinite(b).all(1)][:3].tolist()}')
+        raise ValueError(
+            f'cannot draw boxes with coordinates that are not finite: {b[~np.isfinite(b).all(1)][:3].tolist()}'
+        )
     b = np.clip(b, -1, [width + 1, height + 1] * 2)  # far-away coordinates: keep the integers small
     x1, y1 = np.floor(b[:, 0]).astype(np.int64), np.floor(b[:, 1]).astype(np.int64)
     x2 = np.maximum(np.ceil(b[:, 2]).astype(np.int64) - 1, x1)  # a zero-width box still shows as one column
@@ -108,7 +116,9 @@ def blend_masks(image: np.ndarray,  # H x W x 3 uint8
                ) -> np.ndarray:
     "`image` with each mask's colour blended in; the last mask wins where masks overlap."
     if masks.shape[1:] != image.shape[:2]:
-        raise ValueError(f'masks of size {masks.shape[1:]} (H, W) cannot be drawn on an image of size {image.shape[:2]}')
+        raise ValueError(
+            f'masks of size {masks.shape[1:]} (H, W) cannot be drawn on an image of size {image.shape[:2]}'
+        )
     if len(masks) == 0: return image.copy()
     top = len(masks) - 1 - np.argmax(masks[::-1], axis=0)  # the last mask covering each pixel
     covered = masks.any(0)
@@ -137,7 +147,11 @@ class LocalVisBackend:
                  config_save_file: str = 'config.py',
                  scalar_save_file: str = 'scalars.json'):
         self.save_dir = Path(save_dir)
-        self.img_save_dir, self.config_save_file, self.scalar_save_file = img_save_dir, config_save_file, scalar_save_file
+        self.img_save_dir, self.config_save_file, self.scalar_save_file = (
+            img_save_dir,
+            config_save_file,
+            scalar_save_file,
+        )
 
     def add_image(self, name: str, image: np.ndarray, step: int = 0) -> Path:
         "Write the RGB `image` to `save_dir/img_save_dir/{name}_{step}.png`; returns the path."
@@ -150,7 +164,8 @@ class LocalVisBackend:
         "Append `{**scalar_dict, 'step': step}` as one JSON line to `scalars.json` (and to `file_path`)."
         line = json.dumps({**{k: _scalar(v, k) for k, v in scalar_dict.items()}, 'step': int(step)}) + '\n'
         for name in [self.scalar_save_file] + ([file_path] if file_path else []):
-            if Path(name).suffix != '.json': raise ValueError(f'LocalVisBackend: scalar file {name!r} must end in .json')
+            if Path(name).suffix != '.json':
+                raise ValueError(f'LocalVisBackend: scalar file {name!r} must end in .json')
             self.save_dir.mkdir(parents=True, exist_ok=True)
             with open(self.save_dir / name, 'a', encoding='utf-8') as f: f.write(line)
 
@@ -173,9 +188,12 @@ class LocalVisBackend:
 class TensorboardVisBackend:
     "Store images, scalars and the config as TensorBoard events under `save_dir` (needs `tensorboard`)."
     def __init__(self, save_dir: str | os.PathLike):
-        try: from torch.utils.tensorboard import SummaryWriter
+        try:
+            from torch.utils.tensorboard import SummaryWriter
         except ImportError as e:
-            raise ImportError(f'TensorboardVisBackend needs the tensorboard package (pip install tensorboard): {e}') from e
+            raise ImportError(
+                f'TensorboardVisBackend needs the tensorboard package (pip install tensorboard): {e}'
+            ) from e
         self.save_dir = Path(save_dir)
         self.writer = SummaryWriter(log_dir=str(self.save_dir))
 
@@ -229,7 +247,10 @@ def cv2_has_gui() -> bool:
     "True when OpenCV can open windows (it was built with a GUI backend and, on Linux, a display is set)."
     info = cv2.getBuildInformation()
     gui = next((line.split(':', 1)[1].strip() for line in info.splitlines() if line.strip().startswith('GUI:')), 'NONE')
-    return gui.upper() != 'NONE' and (os.name == 'nt' or bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')))
+    return gui.upper() != 'NONE' and (
+        os.name == 'nt' or bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
+    )
+
 
 def can_show() -> bool:
     "True when `Visualizer.show` can display an image here (a notebook, or an OpenCV window)."
@@ -244,10 +265,12 @@ def display_image(image: np.ndarray, format: str = 'jpeg', quality: int = 90) ->
 
 # %% ../../nbs/visualization/00_visualizer.ipynb #107f49e7
 def _build_backend(cfg: Any, save_dir: str | os.PathLike | None) -> tuple[str, Any]:
-    "`(name, backend)` from a config dict (given `save_dir` unless it has one; `name` defaults to the type) or a built backend."
+    "`(name, backend)` from a config dict (given `save_dir` unless it has one) or a built backend."
     if not isinstance(cfg, Mapping): return type(cfg).__name__, cfg
     cfg = dict(cfg)
-    name = cfg.pop('name', None) or (cfg['type'] if isinstance(cfg.get('type'), str) else getattr(cfg.get('type'), '__name__', '?'))
+    name = cfg.pop('name', None) or (
+        cfg['type'] if isinstance(cfg.get('type'), str) else getattr(cfg.get('type'), '__name__', '?')
+    )
     return name, VISBACKENDS.build(cfg, **({} if save_dir is None or 'save_dir' in cfg else dict(save_dir=save_dir)))
 
 def default_font_scale(image_shape: tuple[int, int]) -> float:
@@ -277,7 +300,8 @@ class Visualizer:
     @classmethod
     def get_current_instance(cls) -> Visualizer:
         "The visualizer created last (the runner's, during training and testing)."
-        if Visualizer._current is None: raise RuntimeError('no visualizer has been created yet: build one from cfg.visualizer')
+        if Visualizer._current is None:
+            raise RuntimeError('no visualizer has been created yet: build one from cfg.visualizer')
         return Visualizer._current
 
     # -- the image --------------------------------------------------------------------------
@@ -327,12 +351,17 @@ class Visualizer:
         img = self.get_image()
         texts = [texts] if isinstance(texts, str) else list(texts)
         positions = np.asarray(positions, np.float64).reshape(-1, 2)
-        if len(positions) != len(texts): raise ValueError(f'draw_texts: {len(texts)} texts but {len(positions)} positions')
+        if len(positions) != len(texts):
+            raise ValueError(f'draw_texts: {len(texts)} texts but {len(positions)} positions')
         scale = font_scale or default_font_scale(img.shape[:2])
         thickness = max(1, int(round(scale * 1.5)))
         backgrounds = None if background_colors is None else self._colors(background_colors, len(texts))
         if colors is None:
-            luma = backgrounds.astype(np.float32) @ np.array([0.299, 0.587, 0.114]) if backgrounds is not None else np.zeros(len(texts))
+            luma = (
+                backgrounds.astype(np.float32) @ np.array([0.299, 0.587, 0.114])
+                if backgrounds is not None
+                else np.zeros(len(texts))
+            )
             fg = np.where((luma > 150)[:, None], np.uint8(0), np.uint8(255)).repeat(3, 1)
         else: fg = self._colors(colors, len(texts))
         for k, (text, (x, y)) in enumerate(zip(texts, positions)):  # one OpenCV call per label: text is ragged
@@ -366,8 +395,10 @@ class Visualizer:
     # -- storing ----------------------------------------------------------------------------
     def _backends(self, what: str) -> list:
         if self._unbuilt_backends and not self._warned_unsaved:
-            warnings.warn(f'{type(self).__name__} {self.name!r} has vis_backends but no save_dir: {what} are not stored '
-                          '(build it with save_dir=..., as the runner does, or pass out_file=)')
+            warnings.warn(
+                f'{type(self).__name__} {self.name!r} has vis_backends but no save_dir: {what} are not stored '
+                '(build it with save_dir=..., as the runner does, or pass out_file=)'
+            )
             self._warned_unsaved = True
         return list(self._vis_backends.values())
 
@@ -397,7 +428,8 @@ def _class_names(dataset_meta: Mapping) -> tuple[str, ...]:
 
 @VISUALIZERS.register_module()
 class DetLocalVisualizer(Visualizer):
-    "Draw the ground truth and predictions of `DetDataSample`s: boxes, labels, scores and masks in the dataset's palette."
+    "Draws the ground truth and predictions of `DetDataSample`s: boxes, labels, scores and masks, in the palette."
+
     def __init__(self,
                  name: str = 'visualizer',
                  image: np.ndarray | None = None,
@@ -431,7 +463,8 @@ class DetLocalVisualizer(Visualizer):
         palette, classes = self.dataset_meta.get('palette'), _class_names(self.dataset_meta)
         box_colors = instance_colors(self.bbox_color, labels, palette)
         masks = masks_to_array(instances.masks) if 'masks' in instances else None
-        if masks is not None: self.draw_binary_masks(masks, instance_colors(self.mask_color, labels, palette), self.alpha)
+        if masks is not None:
+            self.draw_binary_masks(masks, instance_colors(self.mask_color, labels, palette), self.alpha)
         if 'bboxes' in instances: bboxes = _numpy(instances.bboxes).reshape(-1, 4)
         elif masks is not None: bboxes = BitmapMasks(masks, *masks.shape[1:]).get_bboxes()  # boxes around the masks
         else: return self.get_image()
@@ -450,7 +483,7 @@ class DetLocalVisualizer(Visualizer):
                         draw_gt: bool = True,
                         draw_pred: bool = True,
                         pred_score_thr: float = 0.3) -> np.ndarray:  # predictions scoring at most this are not drawn
-        "Ground truth (left) and predictions (right) of `data_sample` drawn on `image`; the result is also the current image."
+        "Ground truth (left) and predictions (right) of `data_sample` drawn on `image` (also the current image)."
         image = as_rgb_image(image)
         drawn = []
         if data_sample is not None and draw_gt and 'gt_instances' in data_sample:
@@ -500,8 +533,11 @@ def results_to_sample(results: Mapping) -> tuple[np.ndarray, DetDataSample]:
     if 'inputs' in results and 'data_samples' in results:
         img = _numpy(results['inputs'])
         img = img.transpose(1, 2, 0) if img.ndim == 3 else img
-        return as_rgb_image(img[..., ::-1] if img.ndim == 3 and img.shape[2] == 3 else img.squeeze()), results['data_samples']
-    if 'img' not in results: raise KeyError(f'results_to_sample: no image in the results (keys {sorted(results)}); load it first')
+        return as_rgb_image(img[..., ::-1] if img.ndim == 3 and img.shape[2] == 3 else img.squeeze()), results[
+            'data_samples'
+        ]
+    if 'img' not in results:
+        raise KeyError(f'results_to_sample: no image in the results (keys {sorted(results)}); load it first')
     img = np.asarray(results['img'])
     img = img[..., ::-1] if img.ndim == 3 and img.shape[2] == 3 else img.reshape(img.shape[:2])
     flags = results.get('gt_ignore_flags')

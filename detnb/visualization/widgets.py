@@ -42,7 +42,9 @@ def build_dataset(dataset: Any,  # a dataset, a dataset config dict, or a Config
         dataset = dataset[key]['dataset']
     if isinstance(dataset, Mapping): dataset = DATASETS.build(copy.deepcopy(dict(dataset)))
     if not hasattr(dataset, 'get_data_info') or not hasattr(dataset, 'metainfo'):
-        raise TypeError(f'cannot browse a {type(dataset).__name__}: it needs get_data_info and metainfo (a detnb dataset)')
+        raise TypeError(
+            f'cannot browse a {type(dataset).__name__}: it needs get_data_info and metainfo (a detnb dataset)'
+        )
     return dataset
 
 # %% ../../nbs/visualization/02_widgets.ipynb #957d3b16
@@ -57,8 +59,10 @@ def step_name(transform: Any) -> str:
     "A transform's class name, e.g. 'RandomFlip'."
     return type(transform).__name__
 
-def pipeline_steps(dataset: Any, index: int, pipeline: Compose | None = None, seed: int = 0) -> list[tuple[str, dict | None]]:
-    "`(transform name, results after it)` for each step of the pipeline on entry `index`; `None` where a step drops the sample."
+def pipeline_steps(
+    dataset: Any, index: int, pipeline: Compose | None = None, seed: int = 0
+) -> list[tuple[str, dict | None]]:
+    "`(transform name, results after it)` for each step of the pipeline on entry `index` (`None`: the sample dropped)."
     pipeline = pipeline if pipeline is not None else dataset.pipeline
     results, steps = dataset.get_data_info(index), []
     with seeded(seed + index):
@@ -73,13 +77,18 @@ def _fit(img: np.ndarray, max_size: int) -> np.ndarray:
     "`img` shrunk (never enlarged) so that its longer side is at most `max_size`."
     scale = max_size / max(img.shape[:2])
     if scale >= 1: return img
-    return cv2.resize(img, (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        img, (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale))), interpolation=cv2.INTER_AREA
+    )
+
 
 def select_classes(instances: InstanceData, labels: Sequence[int] | None) -> InstanceData:
     "The instances whose label is in `labels` (all when `labels` is None)."
     if labels is None or 'labels' not in instances: return instances
-    keep = np.isin(np.asarray(instances.labels.cpu() if isinstance(instances.labels, torch.Tensor) else instances.labels),
-                   list(labels))
+    keep = np.isin(
+        np.asarray(instances.labels.cpu() if isinstance(instances.labels, torch.Tensor) else instances.labels),
+        list(labels),
+    )
     return instances[torch.from_numpy(keep)]
 
 def draw_sample(visualizer: DetLocalVisualizer, results: Mapping, labels: Sequence[int] | None = None,
@@ -103,7 +112,8 @@ def tile_images(images: Sequence[np.ndarray], titles: Sequence[str], columns: in
     rows = [cells[i:i + columns] for i in range(0, len(cells), columns)]
     grid = np.full((len(rows) * (h + 4), min(columns, len(cells)) * (w + 4), 3), 255, np.uint8)
     for r, row in enumerate(rows):
-        for c, cell in enumerate(row): grid[r * (h + 4):r * (h + 4) + cell.shape[0], c * (w + 4):c * (w + 4) + cell.shape[1]] = cell
+        for c, cell in enumerate(row):
+            grid[r * (h + 4) : r * (h + 4) + cell.shape[0], c * (w + 4) : c * (w + 4) + cell.shape[1]] = cell
     return grid
 
 # %% ../../nbs/visualization/02_widgets.ipynb #2d17dbe9
@@ -162,7 +172,9 @@ class DatasetBrowser:
         labels = self.labels_of(classes)
         drawn, titles = [], []
         for k, (name, results) in enumerate(self.steps(index), 1):
-            if results is None: drawn.append(np.full((tile // 2, tile, 3), 255, np.uint8)); titles.append(f'{k}. {name}: dropped')
+            if results is None:
+                drawn.append(np.full((tile // 2, tile, 3), 255, np.uint8))
+                titles.append(f'{k}. {name}: dropped')
             elif 'img' in results or 'inputs' in results:
                 drawn.append(draw_sample(self.visualizer, results, labels, tile)); titles.append(f'{k}. {name}')
         return tile_images(drawn, titles, columns, tile)
@@ -172,7 +184,9 @@ class DatasetBrowser:
         classes = widgets.SelectMultiple(options=list(self.classes), value=list(self.classes), description='classes',
                                          rows=min(6, max(len(self.classes), 1)))
         view = widgets.ToggleButtons(options=['sample', 'pipeline steps'], value='sample')
-        slider = widgets.IntSlider(min=0, max=max(len(self) - 1, 0), value=0, description='image', continuous_update=False)
+        slider = widgets.IntSlider(
+            min=0, max=max(len(self) - 1, 0), value=0, description='image', continuous_update=False
+        )
         picture, info = widgets.Image(format='jpeg'), widgets.HTML()
         state = dict(indices=self.indices())
 
@@ -211,8 +225,11 @@ def pred_fields(prediction: DetDataSample | Mapping) -> dict[str, Any]:
     pred = prediction.pred_instances if isinstance(prediction, DetDataSample) else prediction.get('pred_instances')
     if pred is None: raise KeyError(f'a prediction has no pred_instances: {type(prediction).__name__}')
     get = pred.get  # an InstanceData or a dict
-    out = dict(bboxes=_array(get('bboxes')).reshape(-1, 4).astype(np.float64), scores=_array(get('scores')).reshape(-1).astype(np.float64),
-               labels=_array(get('labels')).reshape(-1).astype(np.int64))
+    out = dict(
+        bboxes=_array(get('bboxes')).reshape(-1, 4).astype(np.float64),
+        scores=_array(get('scores')).reshape(-1).astype(np.float64),
+        labels=_array(get('labels')).reshape(-1).astype(np.int64),
+    )
     if get('masks') is not None: out['masks'] = get('masks')
     return out
 
@@ -229,24 +246,38 @@ def coco_ground_truth(dataset: Any) -> dict:
         images.append(dict(id=i + 1, height=info['height'], width=info['width'], file_name=str(info['img_path'])))
         for inst in info['instances']:
             x1, y1, x2, y2 = inst['bbox']
-            ann = dict(id=len(annotations) + 1, image_id=i + 1, category_id=int(inst['bbox_label']), bbox=[x1, y1, x2 - x1, y2 - y1],
-                       area=(x2 - x1) * (y2 - y1), iscrowd=int(inst.get('ignore_flag', 0)))
+            ann = dict(
+                id=len(annotations) + 1,
+                image_id=i + 1,
+                category_id=int(inst['bbox_label']),
+                bbox=[x1, y1, x2 - x1, y2 - y1],
+                area=(x2 - x1) * (y2 - y1),
+                iscrowd=int(inst.get('ignore_flag', 0)),
+            )
             if inst.get('mask') is not None: ann['segmentation'] = inst['mask']
             annotations.append(ann)
     categories = [dict(id=k, name=name) for k, name in enumerate(dataset.metainfo['classes'])]
     return dict(images=images, annotations=annotations, categories=categories)
 
-def coco_detections(predictions: Sequence[DetDataSample | Mapping], images: Sequence[Mapping], iou_type: str = 'bbox') -> list[dict]:
+def coco_detections(
+    predictions: Sequence[DetDataSample | Mapping], images: Sequence[Mapping], iou_type: str = 'bbox'
+) -> list[dict]:
     "COCO result dicts of the predictions of each image (`images`: the COCO images they belong to, in order)."
     dets = []
     for pred, image in zip(predictions, images):
         p = pred_fields(pred)
         boxes = p['bboxes'].copy(); boxes[:, 2:] -= boxes[:, :2]
         if iou_type == 'segm':
-            if 'masks' not in p: raise KeyError(f"iou_type='segm' needs masks in the predictions (image {image['file_name']})")
+            if 'masks' not in p:
+                raise KeyError(f"iou_type='segm' needs masks in the predictions (image {image['file_name']})")
             rles = _rle_list(p['masks'])
         for k in range(len(boxes)):
-            det = dict(image_id=image['id'], category_id=int(p['labels'][k]), bbox=boxes[k].tolist(), score=float(p['scores'][k]))
+            det = dict(
+                image_id=image['id'],
+                category_id=int(p['labels'][k]),
+                bbox=boxes[k].tolist(),
+                score=float(p['scores'][k]),
+            )
             if iou_type == 'segm': det['segmentation'] = rles[k]
             dets.append(det)
     return dets
@@ -264,7 +295,9 @@ def per_image_ap(dataset: Any,  # a detnb dataset (its middle-format ground trut
     "Each image's COCO AP@[.50:.95] (COCOeval restricted to the image); `nan` for an image without ground truth."
     if iou_type not in ('bbox', 'segm'): raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}")
     if len(predictions) != len(dataset):
-        raise ValueError(f'{len(predictions)} predictions for {len(dataset)} images: give one per image, in dataset order')
+        raise ValueError(
+            f'{len(predictions)} predictions for {len(dataset)} images: give one per image, in dataset order'
+        )
     gt_json = coco_ground_truth(dataset)
     gt = _quiet_coco(gt_json)
     dets = coco_detections(predictions, gt_json['images'], iou_type)
@@ -290,8 +323,12 @@ def gt_sample(dataset: Any, index: int) -> tuple[np.ndarray, InstanceData]:
     img = imread(info['img_path'])[..., ::-1]
     gt = InstanceData(bboxes=torch.tensor([inst['bbox'] for inst in instances], dtype=torch.float32).reshape(-1, 4),
                       labels=torch.tensor([inst['bbox_label'] for inst in instances], dtype=torch.long))
-    if instances and all(inst.get('mask') is not None for inst in instances):  # one decode per instance: masks are ragged
-        gt.masks = np.stack([ann_to_mask(inst['mask'], info['height'], info['width']) for inst in instances]).astype(bool)
+    if instances and all(
+        inst.get('mask') is not None for inst in instances
+    ):  # one decode per instance: masks are ragged
+        gt.masks = np.stack([ann_to_mask(inst['mask'], info['height'], info['width']) for inst in instances]).astype(
+            bool
+        )
     return img, gt
 
 def pred_instances(prediction: DetDataSample | Mapping, height: int, width: int) -> InstanceData:
@@ -347,11 +384,15 @@ class PredictionBrowser:
 
     def widget(self) -> widgets.VBox:
         "The interactive browser: image slider, score threshold, class filter, sort order and the picture."
-        slider = widgets.IntSlider(min=0, max=max(len(self) - 1, 0), value=0, description='image', continuous_update=False)
+        slider = widgets.IntSlider(
+            min=0, max=max(len(self) - 1, 0), value=0, description='image', continuous_update=False
+        )
         score = widgets.FloatSlider(min=0, max=1, step=0.05, value=0.3, description='score >', continuous_update=False)
         classes = widgets.SelectMultiple(options=list(self.classes), value=list(self.classes), description='classes',
                                          rows=min(6, max(len(self.classes), 1)))
-        sort_by = widgets.Dropdown(options=[('AP, worst first', 'ap'), ('dataset order', 'index')], value='ap', description='sort')
+        sort_by = widgets.Dropdown(
+            options=[('AP, worst first', 'ap'), ('dataset order', 'index')], value='ap', description='sort'
+        )
         picture = widgets.Image(format='jpeg')
 
         def redraw(*_):

@@ -9,12 +9,17 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1),  # saves a checkpoint every epoch
     sampler_seed=dict(type='DistSamplerSeedHook'),  # reseeds the sampler each epoch in distributed runs
     visualization=dict(type='DetVisualizationHook'),  # draws predictions during validation and testing
+    num_class_check=dict(type='NumClassCheckHook'),  # stops at once when a head's num_classes is not the dataset's
+    invalid_loss=dict(type='CheckInvalidLossHook', interval=1),  # stops training at the first NaN or infinite loss
 )
 
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),  # no OpenCV threads inside dataloader workers
     dist_cfg=dict(backend='nccl'),
+    # NNPACK's Winograd 3x3 convolutions on the CPU, for large feature maps where they pay (see
+    # detnb.models.layers.conv); False gives torch's direct convolution everywhere
+    winograd=True,
 )
 
 vis_backends = [dict(type='LocalVisBackend')]

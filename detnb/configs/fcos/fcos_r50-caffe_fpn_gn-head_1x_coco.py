@@ -11,8 +11,9 @@ model = dict(
                            bgr_to_rgb=False, pad_size_divisor=32),
     backbone=dict(type='ResNet', depth=50, num_stages=4, out_indices=(0, 1, 2, 3), frozen_stages=1,
                   norm_cfg=dict(type='BN', requires_grad=False), norm_eval=True, style='caffe',
-                  init_cfg=dict(type='Pretrained',  # MMDetection's open-mmlab://detectron/resnet50_caffe
-                                checkpoint='https://download.openmmlab.com/pretrain/third_party/resnet50_caffe-788b5fa3.pth')),
+                  init_cfg=dict(  # MMDetection's open-mmlab://detectron/resnet50_caffe
+                      type='Pretrained',
+                      checkpoint='https://download.openmmlab.com/pretrain/third_party/resnet50_caffe-788b5fa3.pth')),
     neck=dict(type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256, start_level=1,
               add_extra_convs='on_output',  # P6 from the P5 output
               num_outs=5, relu_before_extra_convs=True),
@@ -22,7 +23,8 @@ model = dict(
         loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
         loss_bbox=dict(type='IoULoss', loss_weight=1.0),
         loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
-    test_cfg=dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+    test_cfg=dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
+                  max_per_img=100))
 
 # a constant warm-up at a third of the learning rate, then the 1x steps
 param_scheduler = [

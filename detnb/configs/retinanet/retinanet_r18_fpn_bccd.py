@@ -20,5 +20,6 @@ optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=0.002, weigh
                      clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=200),
-    dict(type='CosineAnnealingLR', eta_min_ratio=0.05, by_epoch=True, begin=0, end=max_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min_ratio=0.05, by_epoch=True, begin=0, end=max_epochs,
+         convert_to_iter_based=True),
 ]

@@ -57,7 +57,9 @@ def resize_results(results: dict,
     new_w, new_h = size
     w_scale, h_scale = new_w / w, new_h / h
     if (new_w, new_h) != (w, h):  # cv2 drops a single channel axis: put it back
-        results['img'] = cv2.resize(img, (new_w, new_h), interpolation=INTERPOLATIONS[interpolation]).reshape(new_h, new_w, *img.shape[2:])
+        results['img'] = cv2.resize(img, (new_w, new_h), interpolation=INTERPOLATIONS[interpolation]).reshape(
+            new_h, new_w, *img.shape[2:]
+        )
     results['img_shape'] = (new_h, new_w)
     old_w_scale, old_h_scale = results.get('scale_factor', (1.0, 1.0))
     results['scale_factor'] = (old_w_scale * w_scale, old_h_scale * h_scale)
@@ -75,16 +77,21 @@ class Resize(BaseTransform):
     "Resize the image and its annotations to `scale` or by `scale_factor`, optionally keeping the aspect ratio."
     def __init__(self,
                  scale: int | tuple[int, int] | None = None,  # target `(w, h)`, or a bound on it when `keep_ratio`
-                 scale_factor: float | tuple[float, float] | None = None,  # or: a factor, `(w_factor, h_factor)` without `keep_ratio`
+                 scale_factor: float | tuple[float, float] | None = None,  # or a factor; a pair without `keep_ratio`
                  keep_ratio: bool = False,  # keep the aspect ratio (MMCV's "rescale")
                  clip_object_border: bool = True,  # clip boxes to the resized image
                  interpolation: str = 'bilinear'):  # 'nearest', 'bilinear', 'bicubic', 'area' or 'lanczos'
         if (scale is None) == (scale_factor is None):
-            raise ValueError(f'Resize needs exactly one of scale and scale_factor, got scale={scale!r}, scale_factor={scale_factor!r}')
+            raise ValueError(
+                f'Resize needs exactly one of scale and scale_factor, got scale={scale!r}, '
+                f'scale_factor={scale_factor!r}'
+            )
         self.scale = None if scale is None else _size_pair(scale, 'Resize scale')
         if scale_factor is not None and not isinstance(scale_factor, Number):
-            if keep_ratio: raise ValueError(f'Resize: keep_ratio needs one scale_factor for both sides, got {scale_factor!r}')
-            if len(scale_factor) != 2: raise ValueError(f'Resize: scale_factor must be a number or a pair, got {scale_factor!r}')
+            if keep_ratio:
+                raise ValueError(f'Resize: keep_ratio needs one scale_factor for both sides, got {scale_factor!r}')
+            if len(scale_factor) != 2:
+                raise ValueError(f'Resize: scale_factor must be a number or a pair, got {scale_factor!r}')
         self.scale_factor, self.keep_ratio = scale_factor, keep_ratio
         self.clip_object_border, self.interpolation = clip_object_border, _check_interpolation(interpolation)
 
@@ -92,7 +99,9 @@ class Resize(BaseTransform):
         "`(w, h)` that an image of size `(w, h)` is resized to."
         if self.scale is None:
             if self.keep_ratio: return rescale_size((w, h), self.scale_factor)
-            fw, fh = (self.scale_factor, self.scale_factor) if isinstance(self.scale_factor, Number) else self.scale_factor
+            fw, fh = (
+                (self.scale_factor, self.scale_factor) if isinstance(self.scale_factor, Number) else self.scale_factor
+            )
             return int(w * fw + 0.5), int(h * fh + 0.5)
         return rescale_size((w, h), self.scale) if self.keep_ratio else self.scale
 
@@ -110,17 +119,22 @@ def _is_size(value) -> bool:
 class RandomResize(BaseTransform):
     "Resize to a scale drawn per sample: a ratio range around one scale, or a range between two scales."
     def __init__(self,
-                 scale: tuple[int, int] | Sequence[tuple[int, int]],  # `(w, h)` with `ratio_range`, or two `(w, h)` bounds
+                 scale: tuple[int, int] | Sequence[tuple[int, int]],  # `(w, h)` with `ratio_range`, or two bounds
                  ratio_range: tuple[float, float] | None = None,  # `(lo, hi)` ratios applied to `scale`
                  resize_type: str = 'Resize',  # the resize transform to apply with the drawn scale
                  **resize_kwargs):  # its other arguments (`keep_ratio`, `interpolation`...)
         if _is_size(scale):
             if ratio_range is None or len(ratio_range) != 2 or not 0 < ratio_range[0] <= ratio_range[1]:
-                raise ValueError(f'RandomResize with one scale {scale!r} needs ratio_range=(lo, hi), 0 < lo <= hi; got {ratio_range!r}')
+                raise ValueError(
+                    f'RandomResize with one scale {scale!r} needs ratio_range=(lo, hi), 0 < lo <= hi; got '
+                    f'{ratio_range!r}'
+                )
         elif isinstance(scale, Sequence) and len(scale) == 2 and all(_is_size(s) for s in scale):
-            if ratio_range is not None: raise ValueError('RandomResize: give either two scales or one scale with ratio_range, not both')
+            if ratio_range is not None:
+                raise ValueError('RandomResize: give either two scales or one scale with ratio_range, not both')
         else: raise ValueError(f'RandomResize scale must be (w, h) or [(w1, h1), (w2, h2)], got {scale!r}')
-        self.scale, self.ratio_range, self.resize_type, self.resize_kwargs = scale, ratio_range, resize_type, resize_kwargs
+        self.scale, self.ratio_range = scale, ratio_range
+        self.resize_type, self.resize_kwargs = resize_type, resize_kwargs
         self.resize = TRANSFORMS.build(dict(type=resize_type, scale=self._nominal_scale(), **resize_kwargs))
 
     def _nominal_scale(self) -> tuple[int, int]:
@@ -189,9 +203,12 @@ def pad_results(results: dict,
         if results['img'].ndim < img.ndim: results['img'] = results['img'][..., None]  # cv2 drops a single channel axis
     new_shape = (h + bottom, w + right)
     results['img_shape'] = results['pad_shape'] = new_shape
-    if results.get('gt_masks') is not None: results['gt_masks'] = results['gt_masks'].pad(new_shape, pad_val=pad_val['masks'])
+    if results.get('gt_masks') is not None:
+        results['gt_masks'] = results['gt_masks'].pad(new_shape, pad_val=pad_val['masks'])
     if results.get('gt_seg_map') is not None and (bottom or right):
-        results['gt_seg_map'] = cv2.copyMakeBorder(results['gt_seg_map'], 0, bottom, 0, right, mode, value=pad_val['seg'])
+        results['gt_seg_map'] = cv2.copyMakeBorder(
+            results['gt_seg_map'], 0, bottom, 0, right, mode, value=pad_val['seg']
+        )
     return results
 
 @TRANSFORMS.register_module()
@@ -205,8 +222,12 @@ class Pad(BaseTransform):
                  padding_mode: str = 'constant'):  # 'constant', 'edge', 'reflect' or 'symmetric'
         if pad_to_square and size is not None: raise ValueError('Pad: pad_to_square and size cannot both be given')
         if not pad_to_square and (size is None) == (size_divisor is None):
-            raise ValueError(f'Pad needs exactly one of size and size_divisor (or pad_to_square), got size={size!r}, size_divisor={size_divisor!r}')
-        if padding_mode not in PADDING_MODES: raise ValueError(f'padding_mode must be one of {list(PADDING_MODES)}, got {padding_mode!r}')
+            raise ValueError(
+                f'Pad needs exactly one of size and size_divisor (or pad_to_square), got size={size!r}, '
+                f'size_divisor={size_divisor!r}'
+            )
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f'padding_mode must be one of {list(PADDING_MODES)}, got {padding_mode!r}')
         self.size = None if size is None else _size_pair(size, 'Pad size')
         self.size_divisor, self.pad_to_square, self.padding_mode = size_divisor, pad_to_square, padding_mode
         self.pad_val = pad_val
@@ -220,7 +241,9 @@ class Pad(BaseTransform):
         return h, w
 
     def transform(self, results: dict) -> dict:
-        results = pad_results(results, self.target_shape(*results['img'].shape[:2]), self._pad_values, self.padding_mode)
+        results = pad_results(
+            results, self.target_shape(*results['img'].shape[:2]), self._pad_values, self.padding_mode
+        )
         results['pad_fixed_size'], results['pad_size_divisor'] = self.size, self.size_divisor
         return results
 
@@ -261,13 +284,16 @@ def flip_matrix(direction: str, h: int, w: int) -> np.ndarray:
 
 def flip_results(results: dict, direction: str) -> dict:
     "Flip image, boxes, masks and seg map in `direction`; record the homography."
-    if direction not in FLIP_CODES: raise ValueError(f'flip direction must be one of {list(FLIP_CODES)}, got {direction!r}')
+    if direction not in FLIP_CODES:
+        raise ValueError(f'flip direction must be one of {list(FLIP_CODES)}, got {direction!r}')
     img = results['img']
     h, w = img.shape[:2]
     results['img'] = cv2.flip(img, FLIP_CODES[direction]).reshape(img.shape)
-    if results.get('gt_bboxes') is not None: results['gt_bboxes'] = _boxes_np(bbox_flip, results['gt_bboxes'], (h, w), direction)
+    if results.get('gt_bboxes') is not None:
+        results['gt_bboxes'] = _boxes_np(bbox_flip, results['gt_bboxes'], (h, w), direction)
     if results.get('gt_masks') is not None: results['gt_masks'] = results['gt_masks'].flip(direction)
-    if results.get('gt_seg_map') is not None: results['gt_seg_map'] = cv2.flip(results['gt_seg_map'], FLIP_CODES[direction])
+    if results.get('gt_seg_map') is not None:
+        results['gt_seg_map'] = cv2.flip(results['gt_seg_map'], FLIP_CODES[direction])
     return record_homography_matrix(results, flip_matrix(direction, h, w))
 
 @TRANSFORMS.register_module()
@@ -275,16 +301,21 @@ class RandomFlip(BaseTransform):
     "Flip the image and its annotations horizontally, vertically or diagonally, at random."
     def __init__(self,
                  prob: float | Sequence[float],  # flip probability, or one probability per direction
-                 direction: str | Sequence[str] = 'horizontal'):  # 'horizontal', 'vertical', 'diagonal', or a list of them
+                 direction: str | Sequence[str] = 'horizontal'):  # 'horizontal', 'vertical', 'diagonal', or a list
         directions = [direction] if isinstance(direction, str) else list(direction)
         if not directions or set(directions) - set(FLIP_CODES):
-            raise ValueError(f'RandomFlip direction must be one of {list(FLIP_CODES)} or a list of them, got {direction!r}')
+            raise ValueError(
+                f'RandomFlip direction must be one of {list(FLIP_CODES)} or a list of them, got {direction!r}'
+            )
         if isinstance(prob, Number): probs = [prob / len(directions)] * len(directions)
         else:
             probs = list(prob)
             if len(probs) != len(directions):
-                raise ValueError(f'RandomFlip: {len(probs)} probabilities for {len(directions)} directions ({prob!r}, {direction!r})')
-        if min(probs) < 0 or sum(probs) > 1 + 1e-9: raise ValueError(f'RandomFlip: probabilities must be >= 0 and sum to <= 1, got {prob!r}')
+                raise ValueError(
+                    f'RandomFlip: {len(probs)} probabilities for {len(directions)} directions ({prob!r}, {direction!r})'
+                )
+        if min(probs) < 0 or sum(probs) > 1 + 1e-9:
+            raise ValueError(f'RandomFlip: probabilities must be >= 0 and sum to <= 1, got {prob!r}')
         self.prob, self.direction = prob, direction
         self._choices, self._p = [*directions, None], [*probs, max(0.0, 1 - sum(probs))]
 
@@ -332,11 +363,13 @@ def paste_results(results: dict,
     canvas[...] = np.asarray(fill['img'], dtype=img.dtype)
     canvas[top:top + h, left:left + w] = img
     results['img'], results['img_shape'] = canvas, (ch, cw)
-    if results.get('gt_bboxes') is not None: results['gt_bboxes'] = results['gt_bboxes'] + np.array([left, top, left, top], np.float32)
+    if results.get('gt_bboxes') is not None:
+        results['gt_bboxes'] = results['gt_bboxes'] + np.array([left, top, left, top], np.float32)
     if results.get('gt_masks') is not None: results['gt_masks'] = results['gt_masks'].expand(ch, cw, top, left)
     if results.get('gt_seg_map') is not None:
         seg = results['gt_seg_map']
-        if fill.get('seg') is None: raise ValueError('paste_results: a seg map needs a fill value for the canvas (seg_ignore_label)')
+        if fill.get('seg') is None:
+            raise ValueError('paste_results: a seg map needs a fill value for the canvas (seg_ignore_label)')
         new_seg = np.full((ch, cw), fill['seg'], seg.dtype)
         new_seg[top:top + h, left:left + w] = seg
         results['gt_seg_map'] = new_seg
@@ -357,9 +390,12 @@ class RandomCrop(BaseTransform):
         if crop_type not in CROP_TYPES: raise ValueError(f'crop_type must be one of {CROP_TYPES}, got {crop_type!r}')
         if len(crop_size) != 2: raise ValueError(f'crop_size must be a pair, got {crop_size!r}')
         if crop_type.startswith('absolute'):
-            if not all(isinstance(s, int) and s > 0 for s in crop_size): raise ValueError(f'{crop_type} crop_size must be positive ints, got {crop_size!r}')
-            if crop_type == 'absolute_range' and crop_size[0] > crop_size[1]: raise ValueError(f'absolute_range crop_size must be (lo, hi), got {crop_size!r}')
-        elif not all(0 < s <= 1 for s in crop_size): raise ValueError(f'{crop_type} crop_size must be in (0, 1], got {crop_size!r}')
+            if not all(isinstance(s, int) and s > 0 for s in crop_size):
+                raise ValueError(f'{crop_type} crop_size must be positive ints, got {crop_size!r}')
+            if crop_type == 'absolute_range' and crop_size[0] > crop_size[1]:
+                raise ValueError(f'absolute_range crop_size must be (lo, hi), got {crop_size!r}')
+        elif not all(0 < s <= 1 for s in crop_size):
+            raise ValueError(f'{crop_type} crop_size must be in (0, 1], got {crop_size!r}')
         self.crop_size, self.crop_type, self.allow_negative_crop = tuple(crop_size), crop_type, allow_negative_crop
         self.recompute_bbox, self.bbox_clip_border = recompute_bbox, bbox_clip_border
 
@@ -370,7 +406,8 @@ class RandomCrop(BaseTransform):
         if self.crop_type == 'absolute_range':
             lo, hi = self.crop_size
             return np.random.randint(min(h, lo), min(h, hi) + 1), np.random.randint(min(w, lo), min(w, hi) + 1)
-        if self.crop_type == 'relative_range': cw, ch = np.asarray(self.crop_size) + np.random.rand(2) * (1 - np.asarray(self.crop_size))
+        if self.crop_type == 'relative_range':
+            cw, ch = np.asarray(self.crop_size) + np.random.rand(2) * (1 - np.asarray(self.crop_size))
         return max(1, int(h * ch + 0.5)), max(1, int(w * cw + 0.5))
 
     def transform(self, results: dict) -> dict | None:
@@ -397,21 +434,27 @@ def _centers_inside(bboxes: np.ndarray, windows: np.ndarray) -> np.ndarray:
 class MinIoURandomCrop(BaseTransform):
     "SSD's random crop: a window whose IoU with every box reaches a random minimum."
     def __init__(self,
-                 min_ious: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9),  # minimum IoUs to draw from (with 1: no crop, 0: any)
+                 min_ious: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9),  # minimum IoUs drawn from (1: no crop, 0: any)
                  min_crop_size: float = 0.3,  # each side of the window at least this fraction of the image's
                  bbox_clip_border: bool = True,  # clip boxes to the window
                  num_trials: int = 50):  # windows drawn per minimum IoU
         if not 0 < min_crop_size <= 1: raise ValueError(f'min_crop_size must be in (0, 1], got {min_crop_size}')
-        self.min_ious, self.min_crop_size, self.bbox_clip_border, self.num_trials = tuple(min_ious), min_crop_size, bbox_clip_border, num_trials
+        self.min_ious, self.min_crop_size = tuple(min_ious), min_crop_size
+        self.bbox_clip_border, self.num_trials = bbox_clip_border, num_trials
         self._modes = (1, *self.min_ious, 0)
 
     def random_windows(self, h: int, w: int) -> np.ndarray:
-        "`num_trials` candidate windows `(x1, y1, x2, y2)` (ints) with their aspect ratio in [1/2, 2]; others are removed."
+        "`num_trials` candidate windows `(x1, y1, x2, y2)` (ints) of aspect ratio in [1/2, 2]; others removed."
         n = self.num_trials
         new_w, new_h = np.random.uniform(self.min_crop_size * w, w, n), np.random.uniform(self.min_crop_size * h, h, n)
         left, top = np.random.uniform(0, 1, n) * (w - new_w), np.random.uniform(0, 1, n) * (h - new_h)
         windows = np.stack([left, top, left + new_w, top + new_h], 1).astype(np.int64)
-        ok = (new_h / new_w >= 0.5) & (new_h / new_w <= 2) & (windows[:, 2] > windows[:, 0]) & (windows[:, 3] > windows[:, 1])
+        ok = (
+            (new_h / new_w >= 0.5)
+            & (new_h / new_w <= 2)
+            & (windows[:, 2] > windows[:, 0])
+            & (windows[:, 3] > windows[:, 1])
+        )
         return windows[ok]
 
     def transform(self, results: dict) -> dict:
@@ -449,17 +492,23 @@ class RandomCenterCropPad(BaseTransform):
                  std: Sequence[float] | None = None,  # accepted from MMDetection configs; unused
                  to_rgb: bool | None = None,  # `mean` is RGB (and the image BGR): reverse it
                  test_mode: bool = False,  # test-time behaviour: pad the whole image, centred
-                 test_pad_mode: tuple[str, int] | None = ('logical_or', 127),  # ('logical_or', 127) or ('size_divisor', d)
+                 test_pad_mode: tuple[str, int] | None = ('logical_or', 127),  # or ('size_divisor', d)
                  test_pad_add_pix: int = 0,  # extra pixels added to the test canvas sides
                  bbox_clip_border: bool = True):  # clip boxes to the image content
-        if mean is None or to_rgb is None: raise ValueError('RandomCenterCropPad needs mean and to_rgb (use the values of your normalisation)')
+        if mean is None or to_rgb is None:
+            raise ValueError('RandomCenterCropPad needs mean and to_rgb (use the values of your normalisation)')
         if test_mode:
             if crop_size is not None or ratios is not None or border is not None:
-                raise ValueError('RandomCenterCropPad(test_mode=True) takes no crop_size, ratios or border: set them to None')
+                raise ValueError(
+                    'RandomCenterCropPad(test_mode=True) takes no crop_size, ratios or border: set them to None'
+                )
             if test_pad_mode is None or test_pad_mode[0] not in ('logical_or', 'size_divisor'):
-                raise ValueError(f"test_pad_mode must be ('logical_or', n) or ('size_divisor', d), got {test_pad_mode!r}")
+                raise ValueError(
+                    f"test_pad_mode must be ('logical_or', n) or ('size_divisor', d), got {test_pad_mode!r}"
+                )
         else:
-            if crop_size is None or len(crop_size) != 2 or min(crop_size) <= 0: raise ValueError(f'crop_size must be a positive (w, h), got {crop_size!r}')
+            if crop_size is None or len(crop_size) != 2 or min(crop_size) <= 0:
+                raise ValueError(f'crop_size must be a positive (w, h), got {crop_size!r}')
             if not ratios: raise ValueError('RandomCenterCropPad needs at least one ratio')
         self.crop_size, self.ratios, self.border = crop_size, ratios, border
         self.mean, self.std, self.to_rgb = mean, std, to_rgb
@@ -474,7 +523,9 @@ class RandomCenterCropPad(BaseTransform):
         x0, x1, y0, y1 = max(0, cx - tw // 2), min(cx + tw // 2, w), max(0, cy - th // 2), min(cy + th // 2, h)
         left, top = tw // 2 - (cx - x0), th // 2 - (cy - y0)
         if results['img'].ndim == 3 and results['img'].shape[2] != len(self._fill):
-            raise ValueError(f'RandomCenterCropPad: mean has {len(self._fill)} values for a {results["img"].shape[2]}-channel image')
+            raise ValueError(
+                f'RandomCenterCropPad: mean has {len(self._fill)} values for a {results["img"].shape[2]}-channel image'
+            )
         results = crop_results(results, (x0, y0, x1, y1), self.bbox_clip_border)
         results = paste_results(results, (th, tw), (left, top), dict(img=self._fill, seg=255))
         results['border'] = np.array([top, top + y1 - y0, left, left + x1 - x0], np.float32)
@@ -484,8 +535,14 @@ class RandomCenterCropPad(BaseTransform):
         h, w = results['img'].shape[:2]
         if self.test_mode:
             mode, value = self.test_pad_mode
-            th, tw = ((h | value), (w | value)) if mode == 'logical_or' else (math.ceil(h / value) * value, math.ceil(w / value) * value)
-            return self._crop_and_paste(results, (h // 2, w // 2), (th + self.test_pad_add_pix, tw + self.test_pad_add_pix))
+            th, tw = (
+                ((h | value), (w | value))
+                if mode == 'logical_or'
+                else (math.ceil(h / value) * value, math.ceil(w / value) * value)
+            )
+            return self._crop_and_paste(
+                results, (h // 2, w // 2), (th + self.test_pad_add_pix, tw + self.test_pad_add_pix)
+            )
         bboxes = results.get('gt_bboxes')
         h_border, w_border = _smaller_border(self.border, h), _smaller_border(self.border, w)
         while True:
@@ -493,7 +550,8 @@ class RandomCenterCropPad(BaseTransform):
             th, tw = int(self.crop_size[1] * scale), int(self.crop_size[0] * scale)
             cx = np.random.randint(w_border, w - w_border, 50)
             cy = np.random.randint(h_border, h - h_border, 50)
-            if bboxes is None or len(bboxes) == 0: return self._crop_and_paste(results, (int(cy[0]), int(cx[0])), (th, tw))
+            if bboxes is None or len(bboxes) == 0:
+                return self._crop_and_paste(results, (int(cy[0]), int(cx[0])), (th, tw))
             windows = np.stack([np.maximum(0, cx - tw // 2), np.maximum(0, cy - th // 2),
                                 np.minimum(cx + tw // 2, w), np.minimum(cy + th // 2, h)], 1)
             centers = _centers_inside(bboxes, windows)
@@ -515,8 +573,10 @@ class Expand(BaseTransform):
                  ratio_range: tuple[float, float] = (1, 4),  # canvas side / image side
                  seg_ignore_label: int | None = None,  # canvas value of a seg map
                  prob: float = 0.5):  # probability of expanding
-        if not 1 <= ratio_range[0] <= ratio_range[1]: raise ValueError(f'Expand ratio_range must be (lo, hi) with 1 <= lo <= hi, got {ratio_range!r}')
-        self.mean, self.to_rgb, self.ratio_range, self.seg_ignore_label, self.prob = mean, to_rgb, ratio_range, seg_ignore_label, prob
+        if not 1 <= ratio_range[0] <= ratio_range[1]:
+            raise ValueError(f'Expand ratio_range must be (lo, hi) with 1 <= lo <= hi, got {ratio_range!r}')
+        self.mean, self.to_rgb, self.ratio_range = mean, to_rgb, ratio_range
+        self.seg_ignore_label, self.prob = seg_ignore_label, prob
         self._fill = np.asarray(mean[::-1] if to_rgb else mean, np.float32)
 
     def transform(self, results: dict) -> dict:
@@ -541,7 +601,8 @@ def warp_results(results: dict,
                 ) -> dict:
     "Warp image, boxes, masks and seg map by the affine `matrix` into an image of `out_size`; record the homography."
     matrix = np.asarray(matrix, np.float64)
-    if matrix.shape != (3, 3) or not np.allclose(matrix[2], (0, 0, 1)): raise ValueError(f'warp_results needs a 3x3 affine matrix (last row 0, 0, 1), got {matrix.tolist()}')
+    if matrix.shape != (3, 3) or not np.allclose(matrix[2], (0, 0, 1)):
+        raise ValueError(f'warp_results needs a 3x3 affine matrix (last row 0, 0, 1), got {matrix.tolist()}')
     w, h = out_size
     index_matrix = pixel_index_affine(matrix)
     def warp(a: np.ndarray, flags: int, value) -> np.ndarray:
@@ -565,7 +626,9 @@ def rotation_matrix(degrees: float) -> np.ndarray:
 
 def shear_matrix(x_degrees: float, y_degrees: float) -> np.ndarray:
     "3x3 shear: x += tan(x_degrees) * y, y += tan(y_degrees) * x."
-    return np.array([[1, math.tan(math.radians(x_degrees)), 0], [math.tan(math.radians(y_degrees)), 1, 0], [0, 0, 1]], np.float32)
+    return np.array(
+        [[1, math.tan(math.radians(x_degrees)), 0], [math.tan(math.radians(y_degrees)), 1, 0], [0, 0, 1]], np.float32
+    )
 
 @TRANSFORMS.register_module()
 class RandomAffine(BaseTransform):
@@ -582,12 +645,15 @@ class RandomAffine(BaseTransform):
                  min_area_ratio: float = 0.2,  # filter: minimum area kept, relative to the scaled original
                  max_aspect_ratio: float = 20,  # filter: maximum elongation
                  skip_filter: bool = True):  # do not filter (MMDetection 3's behaviour)
-        if not 0 <= max_translate_ratio <= 1: raise ValueError(f'max_translate_ratio must be in [0, 1], got {max_translate_ratio}')
-        if not 0 < scaling_ratio_range[0] <= scaling_ratio_range[1]: raise ValueError(f'scaling_ratio_range must be (lo, hi) with 0 < lo <= hi, got {scaling_ratio_range}')
+        if not 0 <= max_translate_ratio <= 1:
+            raise ValueError(f'max_translate_ratio must be in [0, 1], got {max_translate_ratio}')
+        if not 0 < scaling_ratio_range[0] <= scaling_ratio_range[1]:
+            raise ValueError(f'scaling_ratio_range must be (lo, hi) with 0 < lo <= hi, got {scaling_ratio_range}')
         self.max_rotate_degree, self.max_translate_ratio = max_rotate_degree, max_translate_ratio
         self.scaling_ratio_range, self.max_shear_degree = scaling_ratio_range, max_shear_degree
         self.border, self.border_val, self.bbox_clip_border = border, border_val, bbox_clip_border
-        self.min_bbox_size, self.min_area_ratio, self.max_aspect_ratio, self.skip_filter = min_bbox_size, min_area_ratio, max_aspect_ratio, skip_filter
+        self.min_bbox_size, self.min_area_ratio = min_bbox_size, min_area_ratio
+        self.max_aspect_ratio, self.skip_filter = max_aspect_ratio, skip_filter
 
     def random_homography(self, h: int, w: int) -> tuple[np.ndarray, float]:
         "A random warp matrix for an `h` x `w` output, and its scaling ratio."
@@ -608,7 +674,8 @@ class RandomAffine(BaseTransform):
     def transform(self, results: dict) -> dict:
         h, w = results['img'].shape[:2]
         out_h, out_w = h + 2 * self.border[1], w + 2 * self.border[0]
-        if out_h <= 0 or out_w <= 0: raise ValueError(f'RandomAffine: border {self.border} leaves no image of a {h}x{w} input')
+        if out_h <= 0 or out_w <= 0:
+            raise ValueError(f'RandomAffine: border {self.border} leaves no image of a {h}x{w} input')
         matrix, scale = self.random_homography(out_h, out_w)
         before = results.get('gt_bboxes')
         results = warp_results(results, matrix, (out_w, out_h), self.border_val, clip_border=self.bbox_clip_border)
@@ -637,9 +704,12 @@ class GeomTransform(BaseTransform):
         if level is not None and not (isinstance(level, int) and 0 <= level <= self.max_level):
             raise ValueError(f'{name}: level must be an int in [0, {self.max_level}] or None, got {level!r}')
         if not min_mag <= max_mag: raise ValueError(f'{name}: min_mag {min_mag} > max_mag {max_mag}')
-        if not 0 <= reversal_prob <= 1: raise ValueError(f'{name}: reversal_prob must be in [0, 1], got {reversal_prob}')
-        self.prob, self.level, self.min_mag, self.max_mag, self.reversal_prob = prob, level, min_mag, max_mag, reversal_prob
-        self.img_border_value, self.mask_border_value, self.seg_ignore_label = img_border_value, mask_border_value, seg_ignore_label
+        if not 0 <= reversal_prob <= 1:
+            raise ValueError(f'{name}: reversal_prob must be in [0, 1], got {reversal_prob}')
+        self.prob, self.level, self.min_mag = prob, level, min_mag
+        self.max_mag, self.reversal_prob = max_mag, reversal_prob
+        self.img_border_value, self.mask_border_value = img_border_value, mask_border_value
+        self.seg_ignore_label = seg_ignore_label
         self.interpolation = _check_interpolation(interpolation)
 
     def random_magnitude(self) -> float:
@@ -663,8 +733,21 @@ class Rotate(GeomTransform):
     "Rotate by the magnitude in degrees (clockwise when positive) about the image centre."
     def __init__(self, prob=1.0, level=None, min_mag=0.0, max_mag=30.0, reversal_prob=0.5, img_border_value=128,
                  mask_border_value=0, seg_ignore_label=255, interpolation='bilinear'):
-        if not 0 <= min_mag <= max_mag <= 180: raise ValueError(f'Rotate: magnitudes must satisfy 0 <= min_mag <= max_mag <= 180, got {min_mag}, {max_mag}')
-        super().__init__(prob, level, min_mag, max_mag, reversal_prob, img_border_value, mask_border_value, seg_ignore_label, interpolation)
+        if not 0 <= min_mag <= max_mag <= 180:
+            raise ValueError(
+                f'Rotate: magnitudes must satisfy 0 <= min_mag <= max_mag <= 180, got {min_mag}, {max_mag}'
+            )
+        super().__init__(
+            prob,
+            level,
+            min_mag,
+            max_mag,
+            reversal_prob,
+            img_border_value,
+            mask_border_value,
+            seg_ignore_label,
+            interpolation,
+        )
 
     def homography(self, mag, h, w):
         center = translation_matrix(w / 2, h / 2)
@@ -673,8 +756,22 @@ class Rotate(GeomTransform):
 class _Shear(GeomTransform):
     def __init__(self, prob=1.0, level=None, min_mag=0.0, max_mag=30.0, reversal_prob=0.5, img_border_value=128,
                  mask_border_value=0, seg_ignore_label=255, interpolation='bilinear'):
-        if not 0 <= min_mag <= max_mag <= 90: raise ValueError(f'{type(self).__name__}: magnitudes must satisfy 0 <= min_mag <= max_mag <= 90, got {min_mag}, {max_mag}')
-        super().__init__(prob, level, min_mag, max_mag, reversal_prob, img_border_value, mask_border_value, seg_ignore_label, interpolation)
+        if not 0 <= min_mag <= max_mag <= 90:
+            raise ValueError(
+                f'{type(self).__name__}: magnitudes must satisfy 0 <= min_mag <= max_mag <= 90, got {min_mag}, '
+                f'{max_mag}'
+            )
+        super().__init__(
+            prob,
+            level,
+            min_mag,
+            max_mag,
+            reversal_prob,
+            img_border_value,
+            mask_border_value,
+            seg_ignore_label,
+            interpolation,
+        )
 
 @TRANSFORMS.register_module()
 class ShearX(_Shear):
@@ -689,8 +786,21 @@ class ShearY(_Shear):
 class _Translate(GeomTransform):
     def __init__(self, prob=1.0, level=None, min_mag=0.0, max_mag=0.1, reversal_prob=0.5, img_border_value=128,
                  mask_border_value=0, seg_ignore_label=255, interpolation='bilinear'):
-        if not 0 <= min_mag <= max_mag <= 1: raise ValueError(f'{type(self).__name__}: magnitudes must satisfy 0 <= min_mag <= max_mag <= 1, got {min_mag}, {max_mag}')
-        super().__init__(prob, level, min_mag, max_mag, reversal_prob, img_border_value, mask_border_value, seg_ignore_label, interpolation)
+        if not 0 <= min_mag <= max_mag <= 1:
+            raise ValueError(
+                f'{type(self).__name__}: magnitudes must satisfy 0 <= min_mag <= max_mag <= 1, got {min_mag}, {max_mag}'
+            )
+        super().__init__(
+            prob,
+            level,
+            min_mag,
+            max_mag,
+            reversal_prob,
+            img_border_value,
+            mask_border_value,
+            seg_ignore_label,
+            interpolation,
+        )
 
 @TRANSFORMS.register_module()
 class TranslateX(_Translate):
@@ -717,7 +827,8 @@ class FilterAnnotations(BaseTransform):
         self.by_box, self.by_mask, self.keep_empty = by_box, by_mask, keep_empty
 
     def transform(self, results: dict) -> dict | None:
-        if results.get('gt_bboxes') is None: raise KeyError('FilterAnnotations needs gt_bboxes (add LoadAnnotations before it)')
+        if results.get('gt_bboxes') is None:
+            raise KeyError('FilterAnnotations needs gt_bboxes (add LoadAnnotations before it)')
         n = num_instances(results)
         if n == 0: return results
         keep = np.ones(n, bool)
@@ -725,7 +836,8 @@ class FilterAnnotations(BaseTransform):
             b = results['gt_bboxes']
             keep &= (b[:, 2] - b[:, 0] > self.min_gt_bbox_wh[0]) & (b[:, 3] - b[:, 1] > self.min_gt_bbox_wh[1])
         if self.by_mask:
-            if results.get('gt_masks') is None: raise KeyError('FilterAnnotations(by_mask=True) needs gt_masks (LoadAnnotations(with_mask=True))')
+            if results.get('gt_masks') is None:
+                raise KeyError('FilterAnnotations(by_mask=True) needs gt_masks (LoadAnnotations(with_mask=True))')
             keep &= np.asarray(results['gt_masks'].areas) >= self.min_gt_mask_area
         if not keep.any() and self.keep_empty: return None
         return select_instances(results, keep)

@@ -1,4 +1,4 @@
-"""`BaseTransform`, `Compose`, `LoadImageFromFile`, `LoadAnnotations`, `LoadEmptyAnnotations` and `PackDetInputs`.
+"""`BaseTransform`, `Compose`, `LoadImageFromFile`, `LoadAnnotations` and `LoadEmptyAnnotations`.
 
 Docs: https://detnb.github.io/detnb/datasets/transforms/loading.html.md"""
 
@@ -11,16 +11,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 import cv2
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 from ...masks import BitmapMasks, PolygonMasks, decode_rle, poly2mask
 from ...registry import TRANSFORMS
-from ...structures import DetDataSample, InstanceData, PixelData
 
 # %% auto #0
 __all__ = ['INSTANCE_KEYS', 'BaseTransform', 'Compose', 'RandomChoice', 'RandomApply', 'num_instances', 'select_instances',
-           'record_homography_matrix', 'imread', 'LoadImageFromFile', 'LoadAnnotations', 'LoadEmptyAnnotations',
-           'PackDetInputs']
+           'record_homography_matrix', 'imread', 'LoadImageFromFile', 'LoadAnnotations', 'LoadEmptyAnnotations']
 
 # %% ../../../nbs/datasets/transforms/00_loading.ipynb #f5a71d9f
 class BaseTransform(abc.ABC):
@@ -84,7 +81,9 @@ class RandomChoice(BaseTransform):
         self.transforms = [Compose(t) for t in transforms]
         if prob is not None:
             if len(prob) != len(transforms) or not np.isclose(sum(prob), 1) or min(prob) < 0:
-                raise ValueError(f'RandomChoice: prob must hold {len(transforms)} non-negative numbers summing to 1, got {prob}')
+                raise ValueError(
+                    f'RandomChoice: prob must hold {len(transforms)} non-negative numbers summing to 1, got {prob}'
+                )
         self.prob = prob
 
     def random_pipeline_index(self) -> int:
@@ -158,7 +157,8 @@ def imread(path: str | os.PathLike,  # image file
            backend: str = 'cv2',  # 'cv2' or 'pillow'
           ) -> np.ndarray:
     "Read an image file into an array (BGR for colour); clear errors for a missing or undecodable file."
-    if color_type not in _IMREAD_FLAGS: raise ValueError(f'color_type must be one of {list(_IMREAD_FLAGS)}, got {color_type!r}')
+    if color_type not in _IMREAD_FLAGS:
+        raise ValueError(f'color_type must be one of {list(_IMREAD_FLAGS)}, got {color_type!r}')
     if backend not in ('cv2', 'pillow'): raise ValueError(f"backend must be 'cv2' or 'pillow', got {backend!r}")
     path = os.fspath(path)
     try: data = np.fromfile(path, dtype=np.uint8)  # bytes first: works for any path, and tells missing from corrupt
@@ -169,7 +169,8 @@ def imread(path: str | os.PathLike,  # image file
     elif data.size:
         try: img = _decode_pillow(data, color_type)
         except (OSError, SyntaxError, ValueError): img = None  # Pillow's UnidentifiedImageError is an OSError
-    if img is None: raise ValueError(f'cannot decode image file {path} ({data.size} bytes): not an image, or a corrupt one')
+    if img is None:
+        raise ValueError(f'cannot decode image file {path} ({data.size} bytes): not an image, or a corrupt one')
     return img
 
 # %% ../../../nbs/datasets/transforms/00_loading.ipynb #072b83f7
@@ -183,14 +184,19 @@ class LoadImageFromFile(BaseTransform):
                  ignore_empty: bool = False,  # drop the sample (return None) when the file is missing or undecodable
                  backend_args: dict | None = None):  # MMDetection's file-backend options: only local files (None) here
         if backend_args is not None:
-            raise ValueError(f'LoadImageFromFile reads local files only; backend_args must be None, got {backend_args!r}')
-        if color_type not in _IMREAD_FLAGS: raise ValueError(f'color_type must be one of {list(_IMREAD_FLAGS)}, got {color_type!r}')
-        if imdecode_backend not in ('cv2', 'pillow'): raise ValueError(f"imdecode_backend must be 'cv2' or 'pillow', got {imdecode_backend!r}")
+            raise ValueError(
+                f'LoadImageFromFile reads local files only; backend_args must be None, got {backend_args!r}'
+            )
+        if color_type not in _IMREAD_FLAGS:
+            raise ValueError(f'color_type must be one of {list(_IMREAD_FLAGS)}, got {color_type!r}')
+        if imdecode_backend not in ('cv2', 'pillow'):
+            raise ValueError(f"imdecode_backend must be 'cv2' or 'pillow', got {imdecode_backend!r}")
         self.to_float32, self.color_type, self.imdecode_backend = to_float32, color_type, imdecode_backend
         self.ignore_empty, self.backend_args = ignore_empty, backend_args
 
     def transform(self, results: dict) -> dict | None:
-        if 'img_path' not in results: raise KeyError(f'LoadImageFromFile needs results["img_path"]; got keys {list(results)}')
+        if 'img_path' not in results:
+            raise KeyError(f'LoadImageFromFile needs results["img_path"]; got keys {list(results)}')
         try: img = imread(results['img_path'], self.color_type, self.imdecode_backend)
         except (FileNotFoundError, ValueError):
             if self.ignore_empty: return None
@@ -208,7 +214,12 @@ def _usable_mask(mask: Any, poly2mask: bool) -> Any | None:
     if isinstance(mask, (list, tuple)):
         polygons = [np.asarray(p, np.float64) for p in mask if len(p) >= 6 and len(p) % 2 == 0]
         return polygons or None
-    if isinstance(mask, dict) and poly2mask and isinstance(mask.get('counts'), (list, str, bytes)) and mask.get('size') is not None:
+    if (
+        isinstance(mask, dict)
+        and poly2mask
+        and isinstance(mask.get('counts'), (list, str, bytes))
+        and mask.get('size') is not None
+    ):
         return mask
     return None
 
@@ -230,21 +241,28 @@ class LoadAnnotations(BaseTransform):
 
     @staticmethod
     def _field(instances: list[dict], key: str, results: dict) -> list:
-        try: return [inst[key] for inst in instances]
-        except KeyError: raise KeyError(f'LoadAnnotations: an instance of {results.get("img_path")!r} has no {key!r}') from None
+        try:
+            return [inst[key] for inst in instances]
+        except KeyError:
+            raise KeyError(f'LoadAnnotations: an instance of {results.get("img_path")!r} has no {key!r}') from None
 
     def _load_masks(self, results: dict, instances: list[dict]) -> None:
         if results.get('ori_shape') is None and 'height' not in results:
-            raise KeyError(f'LoadAnnotations(with_mask=True) needs the image size: ori_shape (from LoadImageFromFile) or height/width')
+            raise KeyError(
+                'LoadAnnotations(with_mask=True) needs the image size: ori_shape (from LoadImageFromFile) or '
+                'height/width'
+            )
         h, w = results.get('ori_shape') or (results['height'], results['width'])
         masks, flags = self._field(instances, 'mask', results), results['gt_ignore_flags']
         usable = [_usable_mask(m, self.poly2mask) for m in masks]
         unusable = [i for i, m in enumerate(usable) if m is None]
         if unusable:
             flags[unusable] = True
-            warnings.warn(f'LoadAnnotations: instances {unusable} of {results.get("img_path")!r} have no usable mask '
-                          f'(no polygon of 3+ points{", or an RLE when poly2mask=False" if not self.poly2mask else ""}); '
-                          'they are kept as ignored instances')
+            warnings.warn(
+                f'LoadAnnotations: instances {unusable} of {results.get("img_path")!r} have no usable mask '
+                f'(no polygon of 3+ points{", or an RLE when poly2mask=False" if not self.poly2mask else ""}); '
+                'they are kept as ignored instances'
+            )
         if not self.poly2mask:
             results['gt_masks'] = PolygonMasks([m if m is not None else [_EMPTY_POLYGON] for m in usable], h, w)
             return
@@ -261,13 +279,25 @@ class LoadAnnotations(BaseTransform):
             flags = self._field(instances, 'ignore_flag', results) if n and 'ignore_flag' in instances[0] else [0] * n
             results['gt_ignore_flags'] = np.array(flags, dtype=bool).reshape(n)
         if self.with_bbox:
-            bboxes = np.array(self._field(instances, 'bbox', results), dtype=np.float32).reshape(n, -1) if n else np.zeros((0, 4), np.float32)
-            if bboxes.shape[1] != 4: raise ValueError(f'LoadAnnotations: boxes of {results.get("img_path")!r} must have 4 coordinates, got shape {bboxes.shape}')
+            bboxes = (
+                np.array(self._field(instances, 'bbox', results), dtype=np.float32).reshape(n, -1)
+                if n
+                else np.zeros((0, 4), np.float32)
+            )
+            if bboxes.shape[1] != 4:
+                raise ValueError(
+                    f'LoadAnnotations: boxes of {results.get("img_path")!r} must have 4 coordinates, got shape '
+                    f'{bboxes.shape}'
+                )
             results['gt_bboxes'] = bboxes
-        if self.with_label: results['gt_bboxes_labels'] = np.array(self._field(instances, 'bbox_label', results), dtype=np.int64).reshape(n)
+        if self.with_label:
+            results['gt_bboxes_labels'] = np.array(
+                self._field(instances, 'bbox_label', results), dtype=np.int64
+            ).reshape(n)
         if self.with_mask: self._load_masks(results, instances)
         if self.with_seg:
-            if results.get('seg_map_path') is None: raise KeyError(f'LoadAnnotations(with_seg=True): {results.get("img_path")!r} has no seg_map_path')
+            if results.get('seg_map_path') is None:
+                raise KeyError(f'LoadAnnotations(with_seg=True): {results.get("img_path")!r} has no seg_map_path')
             results['gt_seg_map'] = imread(results['seg_map_path'], 'unchanged', self.imdecode_backend).squeeze()
         return results
 
@@ -293,45 +323,3 @@ class LoadEmptyAnnotations(BaseTransform):
         if self.with_mask: results['gt_masks'] = BitmapMasks(np.zeros((0, h, w), np.uint8), h, w)
         if self.with_seg: results['gt_seg_map'] = np.full((h, w), self.seg_ignore_label, np.uint8)
         return results
-
-# %% ../../../nbs/datasets/transforms/00_loading.ipynb #90d51fd7
-@TRANSFORMS.register_module()
-class PackDetInputs(BaseTransform):
-    "Pack the image into `inputs` (CxHxW tensor) and the annotations and metainfo into a `DetDataSample`."
-    mapping_table = {'gt_bboxes': 'bboxes', 'gt_bboxes_labels': 'labels', 'gt_masks': 'masks'}
-
-    def __init__(self,
-                 meta_keys: Sequence[str] = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
-                                             'flip', 'flip_direction')):  # results keys copied to the metainfo
-        self.meta_keys = tuple(meta_keys)
-
-    def transform(self, results: dict) -> dict:
-        packed = {}
-        if 'img' in results:
-            img = results['img']
-            if img.ndim == 2: img = img[..., None]
-            packed['inputs'] = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
-        flags = results.get('gt_ignore_flags')
-        valid, ignored = (None, None) if flags is None else (np.flatnonzero(~flags), np.flatnonzero(flags))
-        gt_instances, ignored_instances = InstanceData(), InstanceData()
-        for key, name in self.mapping_table.items():
-            value = results.get(key)
-            if value is None: continue
-            # masks stay mask objects; arrays become tensors (the ignored ones go to `ignored_instances`)
-            as_field = (lambda v: v) if key == 'gt_masks' else (lambda v: torch.from_numpy(np.ascontiguousarray(v)))
-            if valid is None: setattr(gt_instances, name, as_field(value))
-            else:
-                setattr(gt_instances, name, as_field(value[valid]))
-                setattr(ignored_instances, name, as_field(value[ignored]))
-        sample = DetDataSample(gt_instances=gt_instances, ignored_instances=ignored_instances)
-        if 'proposals' in results:
-            sample.proposals = InstanceData(bboxes=torch.from_numpy(np.asarray(results['proposals'], np.float32)),
-                                            scores=torch.from_numpy(np.asarray(results['proposals_scores'], np.float32)))
-        if results.get('gt_seg_map') is not None:
-            sample.gt_sem_seg = PixelData(sem_seg=torch.from_numpy(np.ascontiguousarray(results['gt_seg_map'][None])))
-        missing = [k for k in self.meta_keys if k not in results]
-        if missing: raise KeyError(f'PackDetInputs: meta_keys {missing} are not in the results (image '
-                                   f'{results.get("img_path")!r}); the results have {sorted(results)}')
-        sample.set_metainfo({k: results[k] for k in self.meta_keys})
-        packed['data_samples'] = sample
-        return packed

@@ -13,7 +13,7 @@ from torch import Tensor
 from ...registry import TASK_UTILS
 
 # %% auto #0
-__all__ = ['AnchorGenerator', 'MlvlPointGenerator']
+__all__ = ['level_base_anchors', 'AnchorGenerator', 'MlvlPointGenerator']
 
 # %% ../../../nbs/models/task_modules/00_prior_generators.ipynb #a3f7fead
 def _pair(x: int | float | Sequence, name: str) -> tuple[float, float]:
@@ -23,6 +23,51 @@ def _pair(x: int | float | Sequence, name: str) -> tuple[float, float]:
     return (x[0], x[1])
 
 # %% ../../../nbs/models/task_modules/00_prior_generators.ipynb #e27a6dc1
+def level_base_anchors(base_size: float,  # b: the anchors' reference size
+                       scales: Tensor,  # (S,) scales sigma
+                       ratios: Tensor,  # (R,) aspect ratios h / w
+                       scale_major: bool = True,  # ratio is the outer index, scale the inner one
+                       center_offset: float = 0.) -> Tensor:  # centre at (c b, c b)
+    "The (R * S, 4) anchors of one location: area (sigma b)^2, h / w = r, centred on `center_offset * base_size`."
+    h_ratios = ratios.sqrt()
+    w_ratios = 1 / h_ratios
+    if scale_major: ws, hs = w_ratios[:, None] * scales[None], h_ratios[:, None] * scales[None]
+    else: ws, hs = scales[:, None] * w_ratios[None], scales[:, None] * h_ratios[None]
+    ws, hs = base_size * ws.reshape(-1), base_size * hs.reshape(-1)
+    c = center_offset * base_size
+    return torch.stack([c - ws / 2, c - hs / 2, c + ws / 2, c + hs / 2], -1)
+
+# %% ../../../nbs/models/task_modules/00_prior_generators.ipynb #727a84e5
+def _grid(feat_h: int, feat_w: int, stride_w: float, stride_h: float, offset: float,
+          dtype: torch.dtype, device: torch.device | str) -> tuple[Tensor, Tensor]:
+    "The x and y coordinates of the `feat_h * feat_w` locations of a level, row-major."
+    xs = (torch.arange(feat_w, device=device).to(dtype) + offset) * stride_w
+    ys = (torch.arange(feat_h, device=device).to(dtype) + offset) * stride_h
+    yy, xx = torch.meshgrid(ys, xs, indexing='ij')
+    return xx.reshape(-1), yy.reshape(-1)
+
+def _valid_flags(featmap_size: tuple[int, int], valid_size: tuple[int, int], num_base_priors: int,
+                 device: torch.device | str) -> Tensor:
+    "True for the priors of the locations inside the `valid_size` top-left part of a level."
+    (feat_h, feat_w), (valid_h, valid_w) = featmap_size, valid_size
+    valid_y = torch.arange(feat_h, device=device) < valid_h
+    valid_x = torch.arange(feat_w, device=device) < valid_w
+    valid = (valid_y[:, None] & valid_x[None]).reshape(-1)
+    return valid[:, None].expand(-1, num_base_priors).reshape(-1)
+
+def _valid_sizes(featmap_sizes: Sequence[tuple[int, int]], pad_shape: Sequence[int],
+                 strides: Sequence[tuple[float, float]]) -> list[tuple[int, int]]:
+    "Per level, how many rows and columns of locations fall inside the padded image `pad_shape` (h, w)."
+    h, w = pad_shape[:2]
+    return [(min(math.ceil(h / sh), fh), min(math.ceil(w / sw), fw))
+            for (fh, fw), (sw, sh) in zip(featmap_sizes, strides)]
+
+def _check_levels(gen: AnchorGenerator | MlvlPointGenerator, featmap_sizes: Sequence) -> None:
+    "Fail with a clear message when `featmap_sizes` does not have one size per level."
+    if len(featmap_sizes) != gen.num_levels:
+        raise ValueError(f'{type(gen).__name__}: {len(featmap_sizes)} feature map sizes for {gen.num_levels} levels')
+
+# %% ../../../nbs/models/task_modules/00_prior_generators.ipynb #ddc8ef78
 @TASK_UTILS.register_module()
 class AnchorGenerator:
     "Anchor boxes for every location of a feature pyramid (Faster R-CNN, Ren et al. 2015; RetinaNet, Lin et al. 2017)."
@@ -60,77 +105,37 @@ class AnchorGenerator:
 
     def single_level_base_anchors(self, base_size: float) -> Tensor:
         "The (A, 4) anchors of one location of a level, centred on `center_offset * base_size`."
-        h_ratios = self.ratios.sqrt()
-        w_ratios = 1 / h_ratios
-        if self.scale_major: ws, hs = (w_ratios[:, None] * self.scales[None]), (h_ratios[:, None] * self.scales[None])
-        else: ws, hs = (self.scales[:, None] * w_ratios[None]), (self.scales[:, None] * h_ratios[None])
-        ws, hs = base_size * ws.reshape(-1), base_size * hs.reshape(-1)
-        c = self.center_offset * base_size
-        return torch.stack([c - ws / 2, c - hs / 2, c + ws / 2, c + hs / 2], -1)
+        return level_base_anchors(base_size, self.scales, self.ratios, self.scale_major, self.center_offset)
+
+    def grid_priors(self,
+                    featmap_sizes: Sequence[tuple[int, int]],  # (H, W) of each level
+                    dtype: torch.dtype = torch.float32,
+                    device: torch.device | str = 'cpu') -> list[Tensor]:
+        "Anchors of every level, one (H * W * A, 4) tensor each, locations row-major, anchors of a location together."
+        _check_levels(self, featmap_sizes)
+        return [self.single_level_grid_priors(size, level, dtype, device) for level, size in enumerate(featmap_sizes)]
+
+    def single_level_grid_priors(self, featmap_size: tuple[int, int], level_idx: int,
+                                 dtype: torch.dtype = torch.float32, device: torch.device | str = 'cpu') -> Tensor:
+        "The (H * W * A, 4) anchors of level `level_idx`."
+        base_anchors = self.base_anchors[level_idx].to(device=device, dtype=dtype)
+        xx, yy = _grid(*featmap_size, *self.strides[level_idx], offset=0., dtype=dtype, device=device)
+        shifts = torch.stack([xx, yy, xx, yy], -1)
+        return (shifts[:, None] + base_anchors[None]).reshape(-1, 4)
+
+    def valid_flags(self,
+                    featmap_sizes: Sequence[tuple[int, int]],  # (H, W) of each level
+                    pad_shape: Sequence[int],  # (h, w) of the padded image, `img_meta['pad_shape']`
+                    device: torch.device | str = 'cpu') -> list[Tensor]:
+        "Per level, a (H * W * A,) bool tensor: False for the anchors of locations outside the padded image."
+        _check_levels(self, featmap_sizes)
+        valid_sizes = _valid_sizes(featmap_sizes, pad_shape, self.strides)
+        return [_valid_flags(f, v, a, device) for f, v, a in zip(featmap_sizes, valid_sizes, self.num_base_priors)]
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(strides={self.strides}, ratios={self.ratios.tolist()}, '
                 f'scales={[round(s, 4) for s in self.scales.tolist()]}, base_sizes={self.base_sizes}, '
                 f'scale_major={self.scale_major}, center_offset={self.center_offset})')
-
-# %% ../../../nbs/models/task_modules/00_prior_generators.ipynb #727a84e5
-def _grid(feat_h: int, feat_w: int, stride_w: float, stride_h: float, offset: float,
-          dtype: torch.dtype, device: torch.device | str) -> tuple[Tensor, Tensor]:
-    "The x and y coordinates of the `feat_h * feat_w` locations of a level, row-major."
-    xs = (torch.arange(feat_w, device=device).to(dtype) + offset) * stride_w
-    ys = (torch.arange(feat_h, device=device).to(dtype) + offset) * stride_h
-    yy, xx = torch.meshgrid(ys, xs, indexing='ij')
-    return xx.reshape(-1), yy.reshape(-1)
-
-def _valid_flags(featmap_size: tuple[int, int], valid_size: tuple[int, int], num_base_priors: int,
-                 device: torch.device | str) -> Tensor:
-    "True for the priors of the locations inside the `valid_size` top-left part of a level."
-    (feat_h, feat_w), (valid_h, valid_w) = featmap_size, valid_size
-    valid_y = torch.arange(feat_h, device=device) < valid_h
-    valid_x = torch.arange(feat_w, device=device) < valid_w
-    valid = (valid_y[:, None] & valid_x[None]).reshape(-1)
-    return valid[:, None].expand(-1, num_base_priors).reshape(-1)
-
-def _valid_sizes(featmap_sizes: Sequence[tuple[int, int]], pad_shape: Sequence[int],
-                 strides: Sequence[tuple[float, float]]) -> list[tuple[int, int]]:
-    "Per level, how many rows and columns of locations fall inside the padded image `pad_shape` (h, w)."
-    h, w = pad_shape[:2]
-    return [(min(math.ceil(h / sh), fh), min(math.ceil(w / sw), fw))
-            for (fh, fw), (sw, sh) in zip(featmap_sizes, strides)]
-
-def _check_levels(gen: AnchorGenerator | MlvlPointGenerator, featmap_sizes: Sequence) -> None:
-    "Fail with a clear message when `featmap_sizes` does not have one size per level."
-    if len(featmap_sizes) != gen.num_levels:
-        raise ValueError(f'{type(gen).__name__}: {len(featmap_sizes)} feature map sizes for {gen.num_levels} levels')
-
-# %% ../../../nbs/models/task_modules/00_prior_generators.ipynb #ddc8ef78
-def _grid_priors(self: AnchorGenerator,
-                 featmap_sizes: Sequence[tuple[int, int]],  # (H, W) of each level
-                 dtype: torch.dtype = torch.float32,
-                 device: torch.device | str = 'cpu') -> list[Tensor]:
-    "Anchors of every level, one (H * W * A, 4) tensor each, locations row-major and anchors of a location together."
-    _check_levels(self, featmap_sizes)
-    return [self.single_level_grid_priors(size, level, dtype, device) for level, size in enumerate(featmap_sizes)]
-
-def _single_level_grid_priors(self: AnchorGenerator, featmap_size: tuple[int, int], level_idx: int,
-                              dtype: torch.dtype = torch.float32, device: torch.device | str = 'cpu') -> Tensor:
-    "The (H * W * A, 4) anchors of level `level_idx`."
-    base_anchors = self.base_anchors[level_idx].to(device=device, dtype=dtype)
-    xx, yy = _grid(*featmap_size, *self.strides[level_idx], offset=0., dtype=dtype, device=device)
-    shifts = torch.stack([xx, yy, xx, yy], -1)
-    return (shifts[:, None] + base_anchors[None]).reshape(-1, 4)
-
-def _anchor_valid_flags(self: AnchorGenerator,
-                        featmap_sizes: Sequence[tuple[int, int]],  # (H, W) of each level
-                        pad_shape: Sequence[int],  # (h, w) of the padded image, `img_meta['pad_shape']`
-                        device: torch.device | str = 'cpu') -> list[Tensor]:
-    "Per level, a (H * W * A,) bool tensor: False for the anchors of locations outside the padded image."
-    _check_levels(self, featmap_sizes)
-    valid_sizes = _valid_sizes(featmap_sizes, pad_shape, self.strides)
-    return [_valid_flags(f, v, a, device) for f, v, a in zip(featmap_sizes, valid_sizes, self.num_base_priors)]
-
-AnchorGenerator.grid_priors, AnchorGenerator.single_level_grid_priors = _grid_priors, _single_level_grid_priors
-AnchorGenerator.valid_flags = _anchor_valid_flags
 
 # %% ../../../nbs/models/task_modules/00_prior_generators.ipynb #f00a7ce8
 @TASK_UTILS.register_module()

@@ -1,6 +1,6 @@
 # BCCD blood-cell detection (Pascal VOC layout, 3 classes), small images for CPU training: at most 416 x 416.
 dataset_type = 'VOCDataset'
-data_root = '../shared/data/bccd/BCCD/'
+data_root = 'data/BCCD/'  # MMDetection's layout: the data set (github.com/Shenggan/BCCD_Dataset) under data/
 metainfo = dict(classes=('RBC', 'WBC', 'Platelets'), palette=[(220, 20, 60), (0, 0, 142), (250, 170, 30)])
 img_scale = (416, 416)  # (width, height): 640 x 480 images become 416 x 312
 

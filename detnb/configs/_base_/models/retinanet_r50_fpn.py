@@ -21,4 +21,5 @@ model = dict(
         assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0, ignore_iof_thr=-1),
         sampler=dict(type='PseudoSampler'),  # focal loss needs no sampling: every anchor counts
         allowed_border=-1, pos_weight=-1, debug=False),
-    test_cfg=dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+    test_cfg=dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
+                  max_per_img=100))
