@@ -12,6 +12,8 @@ Modules:
 - `detnb.models.dense_heads.anchor_head`: The part of a one-stage detector that looks at every location of every feature level: class scores and box regressions for each prior, the training targets that go with them, and the post-processing that turns them into detections.
 - `detnb.models.dense_heads.atss_head`: RetinaNet's head with one square anchor per location, GroupNorm towers, a centre-ness branch, and positives chosen by the statistics of each object's closest anchors.
 - `detnb.models.dense_heads.fcos_head`: An anchor-free head: every location of every level regresses the distances to the four sides of the object it falls in, and a centre-ness branch down-weights the boxes predicted far from an object's centre.
+- `detnb.models.dense_heads.rpn_head`: The Region Proposal Network: objectness and box deltas for every anchor from one shared convolution, and the few hundred proposals per image that the second stage of a two-stage detector classifies.
+- `detnb.models.detectors.two_stage`: Backbone, neck, a region proposal network and a RoI head: Faster R-CNN and the RPN alone, in their three modes, with torchvision's Faster R-CNN converted and checked detection for detection.
 - `detnb.models.layers.conv`: Convolution, normalization and activation layers built from config dicts, and the conv-norm-act block that necks and heads are made of.
 - `detnb.models.losses.cross_entropy_loss`: Softmax cross-entropy over classes, per-class sigmoid (binary) cross-entropy, and the per-roi mask cross-entropy, with the five-step loss semantics of `00_utils`.
 - `detnb.models.losses.focal_loss`: The classification loss of one-stage detectors: a per-class sigmoid cross-entropy that fades on the examples already classified well (Lin et al., *Focal Loss for Dense Object Detection*, ICCV 2017).
@@ -19,6 +21,9 @@ Modules:
 - `detnb.models.losses.iou_loss`: Box regression losses that score a predicted box by the metric it is evaluated on, its overlap with the ground truth, computed through `detnb.ops.bbox_overlaps`.
 - `detnb.models.losses.smooth_l1_loss`: The box regression losses of the anchor-based heads, on the encoded box deltas: $|x|$, and smooth L1 (Girshick, *Fast R-CNN*, ICCV 2015), quadratic near zero.
 - `detnb.models.losses.utils`: The rules that every detnb loss shares: element weights, `reduction`, `avg_factor` and `loss_weight`, the `weighted_loss` decorator that adds them to an element-wise loss, and `BaseLoss`.
+- `detnb.models.roi_heads.bbox_heads`: The second stage of Faster R-CNN: from each RoI's pooled features, a score for every class and the background, and a refined box per class; their training targets, their losses, and per-class NMS.
+- `detnb.models.roi_heads.roi_extractors`: RoIAlign and RoIPool through `torchvision.ops`, and `SingleRoIExtractor`: the feature pyramid level of each region by its size, and a fixed-size feature per region.
+- `detnb.models.roi_heads.standard_roi_head`: The second stage of Faster R-CNN as one module: proposals matched to the ground truth and sampled, RoI features pooled from the pyramid, the box head's losses; at test time, per-class detections from the proposals.
 - `detnb.models.torchvision_import`: torchvision's RetinaNet and FCOS, weights and test settings, as a detnb config and checkpoint that give the same detections.
 - `detnb.models.weight_init`: The initializers that an `init_cfg` builds (constant, normal, uniform, Xavier, Kaiming, the focal-loss prior, a checkpoint) and `initialize`, which applies an `init_cfg` to a module.
 - `detnb.ops`: Box overlaps, NMS, soft-NMS and the fused focal loss as CUDA C kernels in `ops/*.cu`, compiled at run time by CuPy on a GPU; torch and torchvision everywhere else.
@@ -26,4 +31,4 @@ Modules:
 - `detnb.testing.toys`: One toy dataset, model and metric, and their config, for the tests of the engine (runner, loops, hooks, checkpoints, resuming, distributed runs), shipped in the package as `numpy.testing` ships its helpers.
 - `detnb.utils`: Small helpers that any part of detnb may use: `format_table` draws a plain-text table, `print_log` sends a message to the screen, a logger or nowhere."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

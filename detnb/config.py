@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 # %% auto #0
-__all__ = ['PACKAGE_PREFIX', 'ConfigDict', 'config_to_source', 'merge_config', 'package_configs_dir', 'resolve_config_path',
-           'parse_override_value', 'Config']
+__all__ = ['PACKAGE_PREFIX', 'CARRIED_VARIABLES', 'ConfigDict', 'config_to_source', 'merge_config', 'package_configs_dir',
+           'resolve_config_path', 'parse_override_value', 'Config']
 
 # %% ../nbs/00_config.ipynb #a044e4ee
 def _convert(value: Any) -> Any:
@@ -29,10 +29,10 @@ def _to_plain(value: Any) -> Any:
     if type(value) is tuple: return tuple(_to_plain(v) for v in value)
     return value
 
-def _missing_key(d: dict, name: str) -> str:
-    "The message for a missing key `name`, with the closest existing key."
+def _missing_key(d: dict, name: str, owner: str = 'config') -> str:
+    "The message for a key `name` missing from the dict `d` (called `owner`), with the closest existing key."
     close = difflib.get_close_matches(name, [k for k in d if isinstance(k, str)], n=1)
-    return f'config has no key {name!r}' + (f'; did you mean {close[0]!r}?' if close else '')
+    return f'{owner} has no key {name!r}' + (f'; did you mean {close[0]!r}?' if close else '')
 
 # %% ../nbs/00_config.ipynb #58544035
 class ConfigDict(dict):
@@ -169,14 +169,17 @@ def resolve_config_path(name: str | os.PathLike,  # a path, or `detnb::` + a pat
                        ) -> Path:
     "The absolute path of the Python config file `name`; `FileNotFoundError` naming who asked where it is missing."
     text = os.fspath(name)
-    if text.startswith(PACKAGE_PREFIX): path = package_configs_dir() / text[len(PACKAGE_PREFIX):]
-    else:
-        path = Path(text).expanduser()
-        if not path.is_absolute(): path = Path(base_dir if base_dir is not None else Path.cwd()) / path
-    path = path.resolve()
     named_in = f' (named in {asked_by})' if asked_by else ''
-    if not path.is_file():
-        raise FileNotFoundError(f'config file {text!r} not found at {path}{named_in}')
+    try:  # a NUL character, an unknown ~user or a name too long for the OS: no such file either
+        if text.startswith(PACKAGE_PREFIX): path = package_configs_dir() / text[len(PACKAGE_PREFIX):]
+        else:
+            path = Path(text).expanduser()
+            if not path.is_absolute(): path = Path(base_dir if base_dir is not None else Path.cwd()) / path
+        path = path.resolve()
+        found = path.is_file()
+    except (OSError, ValueError, RuntimeError) as e:
+        raise FileNotFoundError(f'config file {text!r} not found: {e}{named_in}') from None
+    if not found: raise FileNotFoundError(f'config file {text!r} not found at {path}{named_in}')
     if path.suffix != '.py': raise ValueError(f'config file {path} is not a Python (.py) file{named_in}')
     return path
 
@@ -189,6 +192,9 @@ def _parse(text: str, filename: str) -> ast.Module:
     except SyntaxError as e:
         where = (filename, e.lineno, e.offset, e.text, e.end_lineno, e.end_offset)
         raise SyntaxError(f'{e.msg} in config file {filename}', where) from None
+    except (MemoryError, RecursionError, ValueError) as e:  # e.g. 100,000 nested minus signs
+        raise SyntaxError(f'the parser gave up ({type(e).__name__}) in config file {filename}',
+                          (filename, None, None, None)) from None
 
 def _base_assignments(tree: ast.Module) -> list[ast.Assign]:
     "The top-level statements `_base_ = ...` of a file."
@@ -263,7 +269,8 @@ def _substitute_placeholders(text: str, bases: dict, filename: str) -> str:
         span = next((s for s in spans if s[0] <= m.start() < s[1]), None)
         if span is None:
             value = _lookup(bases, m.group(1), f'{where}: {m.group(0)}')
-            edits.append((m.start(), m.end(), _inline_source(value, m.group(0))))
+            try: edits.append((m.start(), m.end(), _inline_source(value, m.group(0))))
+            except TypeError as e: raise TypeError(f'{where}: {e}') from None
         elif span[2] == 'FSTRING':
             raise ValueError(f'{where}: a {{{{_base_...}}}} placeholder inside an f-string is not supported; '
                              'use _base_.key instead')
@@ -286,13 +293,19 @@ def _error_line(tb: types.TracebackType | None, filename: str) -> int | None:
         tb = tb.tb_next
     return line
 
-def _load_bases(entries: list[str], base_dir: Path, filename: str, chain: tuple[Path, ...]) -> tuple[ConfigDict, list]:
+def _read_config(path: Path) -> str:
+    "The text of the config file `path`; a file that is not UTF-8 text is a `ValueError` naming it."
+    try: return path.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e: raise ValueError(f'config file {path} is not UTF-8 text: {e}') from None
+
+def _load_bases(entries: list[str], base_dir: Path, filename: str, chain: tuple[Path, ...],
+                pin: str | None = None) -> tuple[ConfigDict, list]:
     "The merged config of the files `entries` and their `(file, text)` list; a key in two of them is an error."
     bases, origin, texts = ConfigDict(), {}, []
     for entry in entries:
         path = resolve_config_path(entry, base_dir, asked_by=filename)
         if path in chain: raise ValueError('cyclic _base_ chain: ' + ' -> '.join(map(str, (*chain, path))))
-        cfg, base_texts = _load_text(path.read_text(encoding='utf-8'), str(path), path.parent, (*chain, path))
+        cfg, base_texts = _load_text(_read_config(path), str(path), path.parent, (*chain, path), pin)
         for key in cfg:
             if key in origin:
                 raise ValueError(f'{filename}: key {key!r} is defined by two of its bases, {origin[key]} and {path}; '
@@ -302,21 +315,26 @@ def _load_bases(entries: list[str], base_dir: Path, filename: str, chain: tuple[
         texts += base_texts
     return bases, texts
 
-def _load_text(text: str, filename: str, base_dir: Path, chain: tuple[Path, ...]) -> tuple[ConfigDict, list]:
+def _load_text(text: str, filename: str, base_dir: Path, chain: tuple[Path, ...],
+               pin: str | None = None,  # a carried variable to assign its stand-in (see "Top-level variables")
+              ) -> tuple[ConfigDict, list]:
     "The config defined by the Python source `text` of `filename`, merged over its bases, and the files' texts."
     tree = _parse(text, filename)
-    bases, texts = _load_bases(_base_entries(tree, filename), base_dir, filename, chain)
+    bases, texts = _load_bases(_base_entries(tree, filename), base_dir, filename, chain, pin)
     code = _substitute_placeholders(text, bases, filename)
     if code != text: tree = _parse(code, filename)
     drop = _base_assignments(tree)
     tree.body = [n for n in tree.body if n not in drop]
+    if pin is not None: _pin_assignments(tree, pin)
     namespace = {'_base_': bases}
     try: exec(compile(tree, filename, 'exec'), namespace)
     except Exception as e:
         raise RuntimeError(f'config file {filename}, line {_error_line(e.__traceback__, filename)}: '
                            f'{type(e).__name__}: {e}') from e
     child = {k: v for k, v in namespace.items() if _is_config_value(k, v)}
-    return merge_config(child, bases, source=filename), texts + [(filename, text)]
+    try: return merge_config(child, bases, source=filename), texts + [(filename, text)]
+    except RecursionError:
+        raise ValueError(f'config file {filename}: a value nests too deeply or holds itself') from None
 
 # %% ../nbs/00_config.ipynb #68455f72
 def _split_top_level(text: str) -> list[str]:
@@ -351,15 +369,35 @@ def parse_override_value(text: str) -> Any:
     return text
 
 # %% ../nbs/00_config.ipynb #a594ec0d
-def _set_path(node: Any, parts: list[str], value: Any, label: str, done: list[str]) -> Any:
+def _unknown_key(node: dict, part, label: str, done: list, key: str) -> ValueError:
+    "The error of the override `label` whose path names `part`, a key that the dict `node` at `done` lacks."
+    owner = '.'.join(map(str, done)) or 'the config'
+    return ValueError(f"override {label!r}: {_missing_key(node, part, owner)} (a new key needs a leading '+': "
+                      f"+{key})")
+
+def _check_known(value: dict, old: dict, label: str, done: list, key: str):
+    "Refuse a dict `value` merged over the dict `old` that names a key `old` lacks (unless it says `_delete_`)."
+    if value.get('_delete_'): return
+    for k, v in value.items():
+        if k == '_delete_': continue
+        if k not in old: raise _unknown_key(old, k, label, done, key)
+        if isinstance(v, dict) and isinstance(old[k], dict): _check_known(v, old[k], label, done + [k], key)
+
+def _set_path(node: Any, parts: list[str], value: Any, label: str, done: list[str],
+              free_from: int,  # the first part of the whole key that may name a new key
+             ) -> Any:
     "`node` with `value` set at the path `parts` (a changed copy for a tuple, `node` itself changed otherwise)."
-    part, rest, here = parts[0], parts[1:], '.'.join(done) or 'the config'
+    part, rest, here, key = parts[0], parts[1:], '.'.join(done) or 'the config', '.'.join(done + parts)
     if isinstance(node, dict):
-        old = node.get(part)
-        if rest: node[part] = _set_path(ConfigDict() if old is None else old, rest, value, label, done + [part])
+        if part not in node and len(done) < free_from: raise _unknown_key(node, part, label, done, key)
+        old, path = node.get(part), done + [part]
+        if rest:  # under a new dict or a None, every key is new
+            below = free_from if old is not None else len(path)
+            node[part] = _set_path(ConfigDict() if old is None else old, rest, value, label, path, below)
         elif isinstance(value, dict) and isinstance(old, dict):
-            node[part] = merge_config(value, old, f'override {label!r}', '.'.join(done + [part]))
-        else: node[part] = _drop_delete_flags(value, f'override {label!r}', '.'.join(done + [part]))
+            if len(path) < free_from: _check_known(value, old, label, path, key)
+            node[part] = merge_config(value, old, f'override {label!r}', '.'.join(path))
+        else: node[part] = _drop_delete_flags(value, f'override {label!r}', '.'.join(path))
         return node
     if isinstance(node, (list, tuple)):
         if not re.fullmatch(r'-?\d+', part):
@@ -370,57 +408,144 @@ def _set_path(node: Any, parts: list[str], value: Any, label: str, done: list[st
             raise ValueError(f'override {label!r}: index {index} is out of range for {here}, '
                              f'a {type(node).__name__} of {len(node)} items')
         items = list(node)
-        items[index] = _set_path(items[index], rest, value, label, done + [part]) if rest else _convert(value)
+        items[index] = (_set_path(items[index], rest, value, label, done + [part], free_from) if rest
+                        else _convert(value))
         if isinstance(node, list): node[:] = items; return node
         return tuple(items)
     raise ValueError(f'override {label!r}: {here} is a {type(node).__name__} ({node!r}), '
                      f'it has no key or index {part!r}')
 
-def _apply_overrides(cfg: ConfigDict, overrides: list[tuple[str, str, Any]]):
-    "Apply `(label, dotted key, value)` overrides to `cfg` in place; `label` names an override in errors."
+def _apply_overrides(cfg: ConfigDict, overrides: list[tuple[str, str, Any]],
+                     carried: dict | None = None,  # the values made from top-level variables (see below)
+                    ):
+    "Apply `(label, dotted key, value)` overrides to `cfg`, all or (after an error) none; `label` names one in errors."
     parsed = []
     for label, key, value in overrides:
-        parts = key.split('.')
+        if not isinstance(key, str):
+            raise TypeError(f'override {label!r}: the key must be a str, not {type(key).__name__}')
+        add = key.startswith('+')
+        parts = (key[1:] if add else key).split('.')
         if not all(parts): raise ValueError(f'override {label!r}: the key {key!r} is empty or has an empty part')
         if not _is_top_level_name(parts[0]):
             raise ValueError(f'override {label!r}: {parts[0]!r} cannot be a top-level config key')
-        parsed.append((label, parts, value))
-    for label, parts, value in parsed:
+        parsed.append((label, parts, value, add))
+    work, emptied = ConfigDict(cfg), []  # a copy: the overrides change `cfg` only when all of them succeed
+    for label, parts, value, _ in parsed:
         if parts[-1] != '_delete_' or not value: continue
         parent, key = parts[:-1], '.'.join(parts[:-1])
         if not parent: raise ValueError(f'override {label!r}: _delete_ needs the key of a dict, e.g. a.b._delete_=True')
-        try: node = _lookup(cfg, key, f'override {label!r}', root='config')
+        try: node = _lookup(work, key, f'override {label!r}', root='config')
         except KeyError as e: raise ValueError(e.args[0]) from None
         if not isinstance(node, dict):
             raise ValueError(f'override {label!r}: {key} is a {type(node).__name__}, _delete_ applies to dicts')
-        if 'type' in node and not any(p == parent + ['type'] for _, p, _ in parsed):
+        if 'type' in node and not any(p == parent + ['type'] for _, p, _, _ in parsed):
             raise ValueError(f"override {label!r}: {key} sets _delete_=True, which drops type={node['type']!r}, "
                              f"but no override sets {key}.type")
         node.clear()
-    for label, parts, value in parsed:
-        if parts[-1] != '_delete_': _set_path(cfg, parts, value, label, [])
+        emptied.append(parent)
+    for label, parts, value, add in parsed:
+        if parts[-1] == '_delete_': continue
+        free_from = 0 if add else min((len(p) for p in emptied if parts[:len(p)] == p), default=len(parts) + 1)
+        _set_path(work, parts, value, label, [], free_from)
+    _rederive(cfg, work, carried or {})
+    dict.clear(cfg)
+    dict.update(cfg, work)
+
+# %% ../nbs/00_config.ipynb #772c2e6c
+CARRIED_VARIABLES = ('data_root', 'dataset_type', 'backend_args')  # top-level variables whose overrides carry
+
+def _stand_in(name: str) -> str:
+    "The string that stands for the variable `name` in a traced load; no config holds it by chance."
+    return f'\u27e6{name}\u27e7'
+
+def _pin_assignments(tree: ast.Module, name: str):
+    "Make each top-level assignment to `name` in `tree` assign the stand-in of `name` instead."
+    for node in tree.body:
+        targets = (node.targets if isinstance(node, ast.Assign) else
+                   [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else [])
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            node.value = ast.copy_location(ast.Constant(_stand_in(name)), node.value)
+
+def _same(a: Any, b: Any) -> bool:
+    "Whether `a` and `b` are equal values of one type."
+    return type(a) is type(b) and a == b
+
+def _render(template: str, name: str, value: Any) -> Any:
+    "The value that `template`, a traced string, stands for when the variable `name` is `value`."
+    if template == _stand_in(name): return _convert(value)
+    return template.replace(_stand_in(name), value if isinstance(value, str) else str(value))
+
+def _traced_strings(cfg: Any, traced: Any, name: str, path: tuple = ()):
+    "Yield `(path, template)` for each string of `traced` that holds the stand-in of `name`, where `cfg` has it too."
+    if isinstance(traced, str):
+        if _stand_in(name) in traced: yield path, traced
+    elif isinstance(traced, dict) and isinstance(cfg, dict):
+        for key, value in traced.items():
+            if key in cfg: yield from _traced_strings(cfg[key], value, name, (*path, key))
+    elif isinstance(traced, (list, tuple)) and type(cfg) is type(traced) and len(cfg) == len(traced):
+        for i, (a, b) in enumerate(zip(cfg, traced)): yield from _traced_strings(a, b, name, (*path, i))
+
+def _get_at(node: Any, path: tuple) -> Any:
+    "The value at `path` (dict keys and list indices) in `node`."
+    for key in path: node = node[key]
+    return node
+
+def _set_at(node: Any, path: tuple, value: Any) -> Any:
+    "`node` with `value` at `path` (a changed copy for a tuple, `node` itself changed otherwise)."
+    if not path: return value
+    key, rest = path[0], path[1:]
+    if isinstance(node, tuple): return tuple(_set_at(v, rest, value) if i == key else v for i, v in enumerate(node))
+    node[key] = _set_at(node[key], rest, value)
+    return node
+
+def _trace_carried(cfg: dict, text: str, filename: str, base_dir: Path, chain: tuple) -> dict[str, dict]:
+    "For each carried variable of `cfg` (loaded from `text`), the places made from it: `{name: {path: template}}`."
+    carried = {}
+    for name in CARRIED_VARIABLES:
+        if name not in cfg: continue
+        try:
+            traced, _ = _load_text(text, filename, base_dir, chain, pin=name)
+            if not _same(traced.get(name), _stand_in(name)): continue  # not assigned as a whole: nothing to trace
+            carried[name] = {path: t for path, t in _traced_strings(cfg, traced, name)
+                             if path != (name,) and _same(_get_at(cfg, path), _render(t, name, cfg[name]))}
+        except Exception: continue  # the files cannot run with a string for the variable: nothing carries
+    return carried
+
+def _rederive(before: dict, after: dict, carried: dict[str, dict]):
+    "Make again in `after` the places made from each carried variable that changed from `before`, unless changed."
+    for name, templates in carried.items():
+        if name not in before or name not in after or _same(before[name], after[name]): continue
+        for path, template in templates.items():
+            try: old, new = _get_at(before, path), _get_at(after, path)
+            except (KeyError, IndexError, TypeError): continue  # the place is gone
+            if _same(old, new) and _same(old, _render(template, name, before[name])):
+                _set_at(after, path, _render(template, name, after[name]))
 
 # %% ../nbs/00_config.ipynb #66deaee1
 class Config(ConfigDict):
     "A whole config: its top-level keys, the file it was loaded from and the texts of the files involved."
-    def __init__(self, cfg_dict: dict | None = None, filename: str | None = None, text: str = ''):
+    def __init__(self, cfg_dict: dict | None = None, filename: str | None = None, text: str = '',
+                 carried: dict | None = None):  # the places made from top-level variables, by `_trace_carried`
         super().__init__(cfg_dict or {})
         object.__setattr__(self, '_filename', filename)
         object.__setattr__(self, '_text', text)
+        object.__setattr__(self, '_carried', carried or {})
 
     @classmethod
     def fromfile(cls, filename: str | os.PathLike) -> Config:
         "Load the Python config file `filename` (a path or `detnb::name`), following its `_base_` chain."
         path = resolve_config_path(filename)
-        cfg, texts = _load_text(path.read_text(encoding='utf-8'), str(path), path.parent, (path,))
-        return cls(cfg, filename=str(path), text=_join_texts(texts))
+        text, where = _read_config(path), (str(path), path.parent, (path,))
+        cfg, texts = _load_text(text, *where)
+        return cls(cfg, filename=str(path), text=_join_texts(texts), carried=_trace_carried(cfg, text, *where))
 
     @classmethod
     def fromstring(cls, text: str, file_format: str = '.py') -> Config:
         "Load a config from its Python source `text`; relative `_base_` paths start at the working directory."
         if file_format != '.py': raise ValueError(f'file_format {file_format!r}: detnb configs are Python (.py) files')
-        cfg, texts = _load_text(text, '<string>', Path.cwd(), ())
-        return cls(cfg, text=_join_texts(texts))
+        where = ('<string>', Path.cwd(), ())
+        cfg, texts = _load_text(text, *where)
+        return cls(cfg, text=_join_texts(texts), carried=_trace_carried(cfg, text, *where))
 
     @property
     def filename(self) -> str | None: return self.__dict__.get('_filename')
@@ -439,17 +564,18 @@ class Config(ConfigDict):
 
     def merge_from_dict(self, options: dict):
         "Set each dotted key of `options` (e.g. `{'model.backbone.depth': 101}`) to its value; dict values are merged."
-        _apply_overrides(self, [(f'{k}={v!r}', k, v) for k, v in options.items()])
+        _apply_overrides(self, [(f'{k}={v!r}', k, v) for k, v in options.items()], self.__dict__.get('_carried'))
 
     def merge_from_arg_list(self, overrides: list[str]):
-        "Apply the `KEY=VALUE` strings of `--cfg-options`, e.g. `['model.backbone.depth=101']`."
+        "Apply the `KEY=VALUE` strings of `--cfg-options` (`+KEY=VALUE` adds a key), e.g. `['model.neck.num_outs=4']`."
         parsed = []
         for text in overrides:
             key, sep, value = text.partition('=')
             if not sep:
                 raise ValueError(f"override {text!r} has no '=': write KEY=VALUE, e.g. model.backbone.depth=101")
-            parsed.append((text, key.strip(), parse_override_value(value)))
-        _apply_overrides(self, parsed)
+            try: parsed.append((text, key.strip(), parse_override_value(value)))
+            except RecursionError: raise ValueError(f'override {text!r}: the value nests too deeply') from None
+        _apply_overrides(self, parsed, self.__dict__.get('_carried'))
 
     def __repr__(self): return f'Config(filename={self.filename!r}, {dict.__repr__(self)})'
 

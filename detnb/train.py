@@ -1,4 +1,4 @@
-"""Train a detector from a config file: `detnb train CONFIG`, `python -m detnb.train CONFIG`, or `torchrun ... -m detnb.train CONFIG`.
+"""Train a detector from a config: `detnb train CONFIG`, `python -m detnb.train CONFIG`, or `torchrun -m detnb.train`.
 
 Docs: https://detnb.github.io/detnb/train.html.md"""
 
@@ -6,11 +6,11 @@ Docs: https://detnb.github.io/detnb/train.html.md"""
 
 # %% ../nbs/86_train.ipynb #214ddc11
 from __future__ import annotations
-import argparse, os, sys
+import argparse, os, shlex, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['add_train_arguments', 'default_launcher', 'load_config', 'train_config', 'run_train', 'main']
+__all__ = ['add_train_arguments', 'default_launcher', 'load_config', 'train_config', 'interrupted_message', 'run_train', 'main']
 
 # %% ../nbs/86_train.ipynb #9bd95ce5
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,12 +69,27 @@ def train_config(args: argparse.Namespace):
     elif args.resume is not None: cfg.resume, cfg.load_from = True, args.resume
     return cfg
 
+def interrupted_message(args: argparse.Namespace, work_dir: str) -> str:
+    "The line `detnb train` ends with after Ctrl-C: where the last checkpoint is and the command that resumes."
+    from detnb.engine.checkpoint import LAST_CHECKPOINT
+    pointer = Path(work_dir) / LAST_CHECKPOINT
+    if not pointer.is_file(): return f'interrupted before the first checkpoint: {work_dir} holds none to resume from'
+    options = ['--amp'] * args.amp + ['--auto-scale-lr'] * args.auto_scale_lr
+    options += ['--cfg-options', *args.cfg_options] if args.cfg_options else []
+    command = shlex.join(['detnb', 'train', args.config, '--work-dir', str(work_dir), '--resume', *options])
+    checkpoint = Path(work_dir) / pointer.read_text(encoding='utf-8').strip()
+    return f'interrupted: the last checkpoint is {checkpoint}; resume with: {command}'
+
 def run_train(args: argparse.Namespace) -> int:
-    "`detnb train`: build a runner from the config and train."
+    "`detnb train`: build a runner from the config and train; Ctrl-C ends it with the command that resumes."
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     from detnb.engine.runner import Runner
-    from detnb.engine.dist import close_dist
-    try: Runner.from_cfg(train_config(args)).train()
+    from detnb.engine.dist import close_dist, is_main_process
+    cfg = train_config(args)
+    try: Runner.from_cfg(cfg).train()
+    except KeyboardInterrupt:
+        if is_main_process(): print(interrupted_message(args, cfg.work_dir), file=sys.stderr)
+        return 130  # the shell's status for a process ended by SIGINT
     finally: close_dist()
     return 0
 

@@ -1,27 +1,127 @@
-"""Build the documentation site: `python docs/build.py` writes `docs/_build/html`.
+"""Build the documentation site: `python docs/build.py` writes `docs/_build/html` (`--force` rebuilds every page).
 
-Quarto (which `nbdev-docs` needs) cannot be installed offline, so the site is built from nbdev's
-processed notebooks with Sphinx and myst-nb:
+Quarto (which `nbdev-docs` needs) cannot be installed offline, so the site is built from nbdev's processed
+notebooks with Sphinx and myst-nb:
 
-1. `nbdev-proc-nbs` applies the directives (`#| hide`, `#| export` cells hidden, `show_doc` rendered). It runs
-   the exported cells and every cell with an import to render `show_doc`; a test cell that imports something
-   and then uses names of cells it does not run would fail, so it reads a copy of `nbs/` in which such cells
-   carry `#| eval: false` (their saved outputs are what the pages show), and a hidden first cell imports the
-   module, so that annotations naming a class defined further down resolve.
-2. Each processed notebook is made plain: its front matter becomes a title, `#| echo: false` cells show
-   only their output, nbdev-only keys that nbconvert rejects (`has_sd`, `metadata.execution`) are dropped,
-   and the page is named after nbdev's `output-file` so that nbdev's cross-links resolve.
-3. `sphinx-build` renders the pages with the notebooks' saved outputs.
+1. A copy of `nbs/` is prepared in `docs/_build/nbs`: test cells that import something and then use names of
+   cells nbdev does not run carry `#| eval: false` (their saved outputs are what the pages show), a hidden first
+   cell imports the module (so that annotations naming a class defined further down resolve), and the title cell
+   keeps only its `# Title`: nbdev turns the title cell into front matter and drops the rest (and cuts a
+   description after its first line), so the description and the introduction move to a cell of their own.
+2. nbdev's notebook processors run on the copy (what `nbdev-proc-nbs` does, called directly: the command line
+   would process `nbs/` itself when the copy has no `nbdev.yml`, and try to install Quarto with `sudo`). They
+   apply the directives and render `show_doc`; a page is processed again only when its notebook or the package's
+   symbol index (`detnb/_modidx.py`, which nbdev's cross-links come from) changed.
+3. Each processed notebook is made plain: its front matter becomes a title, `#| echo: false` cells show only
+   their output, nbdev-only keys that nbconvert rejects are dropped, the page keeps its folder
+   (`models/dense_heads/fcos_head.html`, from nbdev's `output-file`), and nbdev's cross-links to the published
+   site become links relative to the page.
+4. `sphinx-build -W` renders the pages with the notebooks' saved outputs (any warning fails the build), with one
+   table of contents per part; then every internal link of the site is checked (the file and the anchor exist).
 """
 from __future__ import annotations
-import ast, json, re, shutil, subprocess, sys
+import argparse, ast, hashlib, html.parser, json, os, posixpath, re, shutil, subprocess, sys, time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / 'docs'
+BUILD = DOCS / '_build'
+NBS, PROC, SRC, HTML = BUILD / 'nbs', BUILD / 'proc', BUILD / 'src', BUILD / 'html'
 SITE = 'https://detnb.github.io/detnb/'  # nbdev writes its cross-links against the published site
-SRC, HTML, NBS = DOCS / '_build' / 'src', DOCS / '_build' / 'html', DOCS / '_build' / 'nbs'
 
+# The parts of the site, in reading order: (folder of `nbs/`, caption). Top-level notebooks numbered 80 and above
+# are the command-line tools; a folder missing here comes after these, under its own name.
+PARTS = [('', 'Core'), ('datasets', 'Datasets'), ('datasets/transforms', 'Transforms'),
+         ('models', 'Models: foundations'), ('models/data_preprocessors', 'Models: data preprocessors'),
+         ('models/layers', 'Models: layers'), ('models/backbones', 'Models: backbones'),
+         ('models/necks', 'Models: necks'), ('models/task_modules', 'Models: task modules'),
+         ('models/losses', 'Models: losses'), ('models/dense_heads', 'Models: dense heads'),
+         ('models/roi_heads', 'Models: RoI heads'), ('models/detectors', 'Models: detectors'),
+         ('engine', 'Engine'), ('evaluation', 'Evaluation'), ('visualization', 'Visualization'),
+         ('apis', 'APIs'), ('commands', 'Commands'),
+         ('testing', 'Test tooling'), ('tutorials', 'Tutorials')]
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    "Write `text` to `path` unless it holds it already (unchanged files keep their time: Sphinx skips them)."
+    if path.exists() and path.read_text() == text: return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return True
+
+
+# 1. The prepared copy of `nbs/`
+
+def runs_only_for_tests(cell: dict) -> bool:
+    "A code cell that imports something besides other code, and is not exported: a test, not needed by `show_doc`."
+    source = ''.join(cell['source'])
+    if cell['cell_type'] != 'code' or re.search(r'^#\|\s*(export|exporti|exports|exec_doc)\b', source, re.M):
+        return False
+    try: tree = ast.parse('\n'.join(l for l in source.splitlines() if not l.lstrip().startswith(('%', '!'))))
+    except SyntaxError: return False
+    imports = any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree))
+    return imports and any(not isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body)
+
+
+def split_title(nb: dict) -> None:
+    "Keep only `# Title` in the title cell, and the rest of it (description, introduction) in a cell after it."
+    cell = nb['cells'][0] if nb['cells'] else None
+    if cell is None or cell['cell_type'] != 'markdown': return
+    lines = ''.join(cell['source']).strip('\n').splitlines()
+    if not lines or not re.match(r'#\s+\S', lines[0]): return
+    cell['source'] = lines[0]
+    rest = '\n'.join(lines[1:]).strip('\n')
+    if rest: nb['cells'].insert(1, dict(cell_type='markdown', id='intro', metadata={}, source=rest))
+
+
+def prepare_notebook(nb: dict) -> dict:
+    "The notebook as nbdev should process it for the docs (see the module's docstring, step 1)."
+    for cell in nb['cells']:
+        if runs_only_for_tests(cell): cell['source'] = '#| eval: false\n' + ''.join(cell['source'])
+    split_title(nb)
+    sources = (''.join(c['source']) for c in nb['cells'])
+    module = next((m[1] for s in sources if (m := re.search(r'^#\|\s*default_exp\s+(\S+)', s, re.M))), None)
+    if module:  # the exported names exist before the first `show_doc`, for annotations that name a later class
+        nb['cells'].insert(0, dict(cell_type='code', id='docsimport', metadata={}, execution_count=None, outputs=[],
+                                   source=f'#| hide\nfrom detnb.{module} import *'))
+    return nb
+
+
+def notebooks_for_docs() -> list[Path]:
+    "Write the prepared copy of every notebook of `nbs/` (relative paths returned); remove the copies of deleted ones."
+    rels = sorted(p.relative_to(ROOT / 'nbs') for p in (ROOT / 'nbs').rglob('*.ipynb')
+                  if not any(part.startswith(('.', '_')) for part in p.relative_to(ROOT / 'nbs').parts))
+    for rel in rels:
+        nb = prepare_notebook(json.loads((ROOT / 'nbs' / rel).read_text()))
+        write_if_changed(NBS / rel, json.dumps(nb, indent=1))
+    for stale in set(p.relative_to(NBS) for p in NBS.rglob('*.ipynb')) - set(rels): (NBS / stale).unlink()
+    return rels
+
+
+# 2. nbdev's processors
+
+def process_notebooks(rels: list[Path], force: bool) -> int:
+    "Process the notebooks whose prepared copy or the symbol index changed since their last processing; how many."
+    from fastcore.parallel import parallel
+    from nbdev.processors import FilterDefaults
+    import nbdev, nbdev.serve_drv
+    index = hashlib.sha256((ROOT / 'detnb' / '_modidx.py').read_bytes() + nbdev.__version__.encode()).hexdigest()
+    stamps_path = PROC / 'stamps.json'
+    stamps = {} if force or not stamps_path.exists() else json.loads(stamps_path.read_text())
+    key = {str(r): hashlib.sha256((NBS / r).read_bytes()).hexdigest() + index for r in rels}
+    todo = [r for r in rels if stamps.get(str(r)) != key[str(r)] or not (PROC / r).exists()]
+    for stale in set(p.relative_to(PROC) for p in PROC.rglob('*.ipynb')) - set(rels): (PROC / stale).unlink()
+    for r in todo: (PROC / r).parent.mkdir(parents=True, exist_ok=True)
+    if todo:  # what `nbdev-proc-nbs` runs for each notebook: directives, `show_doc`, cross-links
+        parallel(nbdev.serve_drv.main, [(NBS / r, PROC / r, FilterDefaults) for r in todo],
+                 n_workers=min(len(todo), os.cpu_count() or 1), method='spawn', pause=0.01)
+    PROC.mkdir(parents=True, exist_ok=True)
+    stamps_path.write_text(json.dumps(key, indent=1))
+    return len(todo)
+
+
+# 3. Plain notebooks for myst-nb
 
 def front_matter(cell: dict) -> dict[str, str]:
     "The `key: value` lines of nbdev's raw front-matter cell."
@@ -35,12 +135,9 @@ def plain_cell(cell: dict) -> dict | None:
     cell.pop('has_sd', None)
     cell.get('metadata', {}).pop('execution', None)
     if cell['cell_type'] != 'code': return cell
-    for out in cell.get('outputs', []):  # show_doc's markdown opens with a rule that docutils rejects
+    for out in cell.get('outputs', []):
         md = out.get('data', {}).get('text/markdown')
-        if md is not None:
-            text = ''.join(md) if isinstance(md, list) else md
-            text = re.sub(r'^---\n', '', text.lstrip('\n'))
-            out['data']['text/markdown'] = re.sub(r'\{target="_blank"[^}]*\}', '', text)  # pandoc-only link attributes
+        if md is not None: out['data']['text/markdown'] = plain_show_doc(''.join(md) if isinstance(md, list) else md)
     lines = ''.join(cell['source']).splitlines(keepends=True)
     directives = [l for l in lines if l.startswith('#|')]
     cell['source'] = ''.join(l for l in lines if not l.startswith('#|')).strip('\n')
@@ -50,64 +147,140 @@ def plain_cell(cell: dict) -> dict | None:
     return cell
 
 
+def plain_show_doc(text: str) -> str:
+    """`show_doc`'s markdown for myst: no opening rule (docutils rejects it), no pandoc link attributes, and the
+    anchor nbdev's cross-links point to (`#detinferencer.__call__`; docutils would make it `#detinferencer-call`)."""
+    text = re.sub(r'^---\n', '', text.lstrip('\n'))
+    text = re.sub(r'\{target="_blank"[^}]*\}', '', text)
+    return re.sub(r'^(#{1,6}) (\S+)$', lambda m: f'<span id="{m[2].lower()}"></span>\n\n{m[1]} {m[2]}', text,
+                  count=1, flags=re.M)
+
+
+def relative_links(text: str, page: str, anchors: dict[str, set[str]]) -> str:
+    """nbdev's links to the published site (`https://detnb.github.io/detnb/x/y.html#a`), relative to `page`.
+
+    nbdev links every name of its symbol index, a method or a private helper without a `show_doc` of its own too:
+    such a link goes to the class's `show_doc` (`#config` for `#config.fromfile`), or else to the page."""
+    def local(m: re.Match) -> str:
+        path, _, fragment = m[1].partition('#')
+        path = path or 'index.html'
+        known = anchors.get(path.removesuffix('.html'))
+        while fragment and known is not None and fragment not in known: fragment = fragment.rpartition('.')[0]
+        return posixpath.relpath(path, posixpath.dirname(page) or '.') + (f'#{fragment}' if fragment else '')
+    return re.sub(re.escape(SITE) + r'([^\s)"\'<>\\]*)', local, text)
+
+
+def show_doc_anchors(nb: dict) -> set[str]:
+    "The anchors `plain_show_doc` put on a page."
+    outs = (o.get('data', {}).get('text/markdown', '') for c in nb['cells'] for o in c.get('outputs', []))
+    return {a for md in outs for a in re.findall(r'<span id="([^"]+)"></span>', md)}
+
+
 def plain_notebook(path: Path) -> tuple[str, dict]:
-    "The page name and plain notebook for one processed notebook."
-    nb = json.loads(path.read_text().replace(SITE, ''))  # cross-links relative to the site root
-    cells, name = nb['cells'], path.stem
-    if cells and cells[0]['cell_type'] == 'raw':
-        fm = front_matter(cells.pop(0))
-        name = Path(fm.get('output-file', name + '.html')).stem
-        head = f"# {fm.get('title', name)}\n\n" + (f"> {fm['description']}\n" if fm.get('description') else '')
-        cells.insert(0, dict(cell_type='markdown', id='title', metadata={}, source=head))
+    "The page name (`models/dense_heads/fcos_head`) and plain notebook for one processed notebook."
+    rel = path.relative_to(PROC)
+    nb = json.loads(path.read_text())
+    cells = nb['cells']
+    fm = front_matter(cells.pop(0)) if cells and cells[0]['cell_type'] == 'raw' else {}
+    page = (rel.parent / Path(fm.get('output-file', rel.stem + '.html')).stem).as_posix()
+    if fm.get('title'): cells.insert(0, dict(cell_type='markdown', id='title', metadata={}, source=f"# {fm['title']}"))
     nb['cells'] = [c for c in map(plain_cell, cells) if c is not None]
     nb['metadata'] = {'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'},
                       'language_info': {'name': 'python'}}
-    return name, nb
+    return page, nb
 
 
-def runs_only_for_tests(cell: dict) -> bool:
-    "A code cell that imports something besides other code, and is not exported: a test, not needed by `show_doc`."
-    source = ''.join(cell['source'])
-    if cell['cell_type'] != 'code' or re.search(r'^#\|\s*(export|exporti|exports|exec_doc)\b', source, re.M): return False
-    try: tree = ast.parse('\n'.join(l for l in source.splitlines() if not l.lstrip().startswith(('%', '!'))))
-    except SyntaxError: return False
-    imports = any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree))
-    return imports and any(not isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body)
+def part_of(rel: Path) -> str:
+    "The part (a folder of `nbs/`, or 'commands') a notebook belongs to."
+    folder = rel.parent.as_posix()
+    if folder == '.':
+        number = re.match(r'(\d+)_', rel.name)
+        return 'commands' if number and int(number[1]) >= 80 else ''
+    return folder
 
 
-def notebooks_for_docs() -> Path:
-    "A copy of `nbs/` with `#| eval: false` on the cells `runs_only_for_tests` finds, and the module imported first."
-    shutil.rmtree(NBS, ignore_errors=True)
-    shutil.copytree(ROOT / 'nbs', NBS)
-    for path in NBS.rglob('*.ipynb'):
-        nb = json.loads(path.read_text())
-        for cell in nb['cells']:
-            if runs_only_for_tests(cell): cell['source'] = '#| eval: false\n' + ''.join(cell['source'])
-        module = next((m[1] for c in nb['cells'] if (m := re.search(r'^#\|\s*default_exp\s+(\S+)', ''.join(c['source']), re.M))), None)
-        if module:  # the exported names exist before the first `show_doc`, for annotations that name a later class
-            nb['cells'].insert(0, dict(cell_type='code', id='docsimport', metadata={}, execution_count=None, outputs=[],
-                                       source=f'#| hide\nfrom detnb.{module} import *'))
-        path.write_text(json.dumps(nb, indent=1))
-    return NBS
+def toctrees(pages: dict[str, Path]) -> str:
+    "One captioned table of contents per part, in the order of `PARTS`."
+    groups: dict[str, list[str]] = {}
+    for page, rel in sorted(pages.items(), key=lambda kv: kv[1].as_posix()):
+        if page != 'index': groups.setdefault(part_of(rel), []).append(page)
+    captions = dict(PARTS)
+    order = [p for p, _ in PARTS if p in groups] + sorted(set(groups) - set(captions))
+    return '\n'.join(f'```{{toctree}}\n:maxdepth: 1\n:caption: {captions.get(part, part)}\n\n'
+                     + '\n'.join(groups[part]) + '\n```\n' for part in order)
 
 
-def main() -> int:
-    subprocess.run(['nbdev-proc-nbs', '--force', '--path', str(notebooks_for_docs())], cwd=ROOT, check=True)
-    shutil.rmtree(SRC, ignore_errors=True)
-    SRC.mkdir(parents=True)
-    pages = []
-    for path in sorted((ROOT / '_proc').rglob('*.ipynb')):
-        name, nb = plain_notebook(path)
-        (SRC / f'{name}.ipynb').write_text(json.dumps(nb, indent=1))
-        pages.append(name)
-    toc = '\n'.join(p for p in pages if p != 'index')
-    index = SRC / 'index.ipynb'
-    nb = json.loads(index.read_text())
-    nb['cells'].append(dict(cell_type='markdown', id='toctree', metadata={},
-                            source=f'```{{toctree}}\n:maxdepth: 1\n:caption: Modules\n\n{toc}\n```\n'))
-    index.write_text(json.dumps(nb, indent=1))
-    shutil.copy(DOCS / 'conf.py', SRC / 'conf.py')
-    return subprocess.run([sys.executable, '-m', 'sphinx', '-q', '-b', 'html', str(SRC), str(HTML)]).returncode
+def plain_pages(rels: list[Path]) -> list[str]:
+    "Write the plain notebooks into `SRC`, with the tables of contents on the index page; the page names."
+    pages, notebooks = {}, {}
+    for rel in rels:
+        page, nb = plain_notebook(PROC / rel)
+        if page in pages: raise SystemExit(f'{rel} and {pages[page]} both make the page {page}.html')
+        pages[page], notebooks[page] = rel, nb
+    notebooks['index']['cells'].append(dict(cell_type='markdown', id='toctree', metadata={}, source=toctrees(pages)))
+    anchors = {page: show_doc_anchors(nb) for page, nb in notebooks.items()}
+    for page, nb in notebooks.items():
+        write_if_changed(SRC / f'{page}.ipynb', relative_links(json.dumps(nb, indent=1), page + '.html', anchors))
+    for stale in set(p.relative_to(SRC).with_suffix('').as_posix() for p in SRC.rglob('*.ipynb')) - set(pages):
+        (SRC / f'{stale}.ipynb').unlink()
+    return list(pages)
+
+
+# 4. Sphinx, then the links
+
+class _Links(html.parser.HTMLParser):
+    "The ids and the internal link targets of one HTML page."
+    def __init__(self):
+        super().__init__()
+        self.ids, self.hrefs = set(), []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get('id'): self.ids.add(a['id'])
+        if tag == 'a' and a.get('name'): self.ids.add(a['name'])
+        for key in ('href', 'src'):
+            if a.get(key) and not re.match(r'[a-z][a-z0-9+.-]*:', a[key]) and not a[key].startswith('//'):
+                self.hrefs.append(a[key])
+
+
+def dead_links(site: Path = HTML) -> list[str]:
+    "Internal links of the built site whose file or anchor does not exist, as 'page: link'."
+    parsed = {}
+    for page in site.rglob('*.html'):
+        p = _Links()
+        p.feed(page.read_text(errors='replace'))
+        parsed[page.resolve()] = p
+    dead = []
+    for page, p in sorted(parsed.items()):
+        for href in p.hrefs:
+            url = urlsplit(href)
+            target = (page.parent / unquote(url.path)).resolve() if url.path else page
+            if target.is_dir(): target = target / 'index.html'
+            ok = target.exists() and (not url.fragment or target not in parsed
+                                      or unquote(url.fragment) in parsed[target].ids)
+            if not ok: dead.append(f'{page.relative_to(site.resolve())}: {href}')
+    return dead
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--force', action='store_true', help='process every notebook and render every page again')
+    args = ap.parse_args(argv)
+    os.chdir(ROOT)  # nbdev reads pyproject.toml from the working directory
+    t0 = time.time()
+    if args.force: shutil.rmtree(BUILD, ignore_errors=True)
+    rels = notebooks_for_docs()
+    n = process_notebooks(rels, args.force)
+    t1 = time.time()
+    pages = plain_pages(rels)
+    sphinx = [sys.executable, '-m', 'sphinx', '-q', '-W', '--keep-going', '-b', 'html', '-c', str(DOCS)]
+    res = subprocess.run(sphinx + [str(SRC), str(HTML)])
+    if res.returncode: return res.returncode
+    dead = dead_links()
+    for d in dead: print('dead link:', d, file=sys.stderr)
+    print(f'docs: {len(pages)} pages ({n} processed by nbdev in {t1 - t0:.0f} s), Sphinx {time.time() - t1:.0f} s '
+          f'-> {HTML.relative_to(ROOT)}/index.html')
+    return 1 if dead else 0
 
 
 if __name__ == '__main__':

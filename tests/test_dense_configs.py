@@ -1,5 +1,5 @@
 """Every detector config shipped in `detnb/configs` loads, builds, and runs a forward pass in `tensor` mode;
-the BCCD variants also build their data sets from the development data."""
+one `data_root` override moves its data; the BCCD variants also build their data sets from the development data."""
 import pytest
 import torch
 
@@ -32,13 +32,45 @@ def test_config_builds_and_runs(name):
     assert all(torch.isfinite(t).all() for level_outputs in outs for t in level_outputs)
 
 
+@pytest.mark.parametrize('name', [c for c in CONFIGS if 'data_root' in Config.fromfile(f'detnb::{c}')])
+def test_data_root_carries(name):
+    "`--cfg-options data_root=...` moves every dataloader and every evaluator file made from `data_root` (#19)."
+    cfg = Config.fromfile(f'detnb::{name}')
+    old = cfg.data_root
+    shipped = {key: cfg[key].get('ann_file') for key in ('val_evaluator', 'test_evaluator')}
+    cfg.merge_from_arg_list(['data_root=/x/'])
+    assert [cfg[k].dataset.data_root for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')] == ['/x/'] * 3
+    for key, ann_file in shipped.items():
+        expected = '/x/' + ann_file[len(old):] if ann_file and ann_file.startswith(old) else ann_file
+        assert cfg[key].get('ann_file') == expected, key
+
+
+def test_data_root_carries_in_the_bccd_retinanet():
+    cfg = Config.fromfile('detnb::retinanet/retinanet_r18_fpn_bccd.py')
+    cfg.merge_from_arg_list(['data_root=/data/bccd/', 'val_dataloader.dataset.ann_file=ImageSets/Main/test.txt'])
+    assert cfg.data_root == '/data/bccd/'
+    assert {cfg[k].dataset.data_root for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')} == {
+        '/data/bccd/'}
+    assert cfg.val_dataloader.dataset.ann_file == 'ImageSets/Main/test.txt'
+    assert cfg.test_dataloader.dataset.ann_file == 'ImageSets/Main/val.txt'
+
+
+def test_a_misspelled_override_names_the_key():
+    cfg = Config.fromfile('detnb::retinanet/retinanet_r18_fpn_bccd.py')
+    with pytest.raises(ValueError, match=r"the config has no key 'optim_wraper'; did you mean 'optim_wrapper'\?"):
+        cfg.merge_from_arg_list(['optim_wraper.optimizer.lr=0.5'])
+    with pytest.raises(ValueError, match=r"model.bbox_head has no key 'num_clases'; did you mean 'num_classes'\?"):
+        cfg.merge_from_arg_list(['model.bbox_head.num_clases=4'])
+    cfg.merge_from_arg_list(['+optim_wraper.optimizer.lr=0.5'])  # a new key on purpose
+    assert cfg.optim_wraper == dict(optimizer=dict(lr=0.5)) and cfg.optim_wrapper.optimizer.lr == 0.002
+
+
 @pytest.mark.parametrize('name', [c for c in DENSE if c.endswith('_bccd.py')])
 def test_bccd_datasets_build(name, shared_data):
     bccd = shared_data / 'bccd' / 'BCCD'
     if not (bccd / 'ImageSets' / 'Main' / 'train.txt').is_file(): pytest.skip(f'BCCD not found at {bccd}')
     cfg = Config.fromfile(f'detnb::{name}')
-    for loader in (cfg.train_dataloader, cfg.val_dataloader):  # the config says data/BCCD/: point it at ours
-        loader.dataset.data_root = f'{bccd}/'
+    cfg.merge_from_arg_list([f'data_root={bccd}/'])  # the config says data/BCCD/: point it at ours
     train = DATASETS.build(cfg.train_dataloader.dataset)
     val = DATASETS.build(cfg.val_dataloader.dataset)
     assert len(train) > 100 and len(val) > 50

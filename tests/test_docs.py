@@ -1,15 +1,178 @@
-"""The documentation site builds from the notebooks (Sphinx + myst-nb over nbdev's processed notebooks)."""
-import importlib.util, subprocess, sys
+"""The documentation site: it builds from a clean checkout, every page keeps its introduction, and a real browser
+(Chromium, driven by Selenium) finds every page whole and the search working.
+
+The site is built once per session (`python docs/build.py`, cached in `docs/_build`). The build takes one to three
+minutes on two cores, so these tests are marked slow: `pytest tests/test_docs.py --flags slow` (what `.ci/run`
+runs, after installing `.[docs]` and Chromium).
+"""
+import functools, html, http.server, importlib.util, json, re, shutil, subprocess, sys, threading, time
+from pathlib import Path
+from urllib.parse import urldefrag, urlsplit, unquote
 import pytest
 from conftest import ROOT
 
+pytestmark = pytest.mark.slow
+SITE = ROOT / 'docs' / '_build' / 'html'
+CHROMIUM, CHROMEDRIVER = shutil.which('chromium') or '/usr/bin/chromium', shutil.which('chromedriver')
 
-@pytest.mark.slow
-def test_docs_build():
-    missing = [m for m in ('sphinx', 'myst_nb', 'furo') if importlib.util.find_spec(m) is None]
+
+@pytest.fixture(scope='session')
+def site() -> Path:
+    "The built site (built once per session)."
+    missing = [m for m in ('sphinx', 'myst_nb', 'furo', 'nbdev') if importlib.util.find_spec(m) is None]
     if missing: pytest.skip(f'docs extras not installed ({", ".join(missing)}): pip install -e ".[docs]"')
     res = subprocess.run([sys.executable, 'docs/build.py'], cwd=ROOT, capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    html = ROOT / 'docs' / '_build' / 'html'
-    assert (html / 'index.html').exists() and (html / 'registry.html').exists()
-    assert 'did you mean' in (html / 'registry.html').read_text()
+    assert res.returncode == 0, res.stdout[-5000:] + res.stderr[-5000:]
+    return SITE
+
+
+def notebooks() -> list[Path]:
+    "The notebooks of `nbs/` that become pages."
+    return sorted(p.relative_to(ROOT / 'nbs') for p in (ROOT / 'nbs').rglob('*.ipynb')
+                  if not any(part.startswith(('.', '_')) for part in p.relative_to(ROOT / 'nbs').parts))
+
+
+def page_of(rel: Path) -> Path:
+    "The page nbdev names a notebook after (`models/dense_heads/01_fcos_head.ipynb` -> `.../fcos_head.html`)."
+    return rel.parent / (re.sub(r'^\d+[a-zA-Z0-9]*_', '', rel.stem) + '.html')
+
+
+def words(text: str) -> str:
+    "The words of an HTML page's text, as one space-separated string (markup and numbers dropped)."
+    text = re.sub(r'<(script|style)\b.*?</\1>', ' ', text, flags=re.S)
+    return ' '.join(re.findall(r'[A-Za-z]{2,}', html.unescape(re.sub(r'<[^>]+>', ' ', text))))
+
+
+def md_words(text: str) -> str:
+    "The words a markdown paragraph shows, as `words` finds them on the page."
+    text = re.sub(r'^\s*(```|~~~).*$', ' ', text, flags=re.M)  # code fences and their language
+    text = re.sub(r'(`+)(.+?)\1', lambda m: f' {html.escape(m[2])} ', text, flags=re.S)  # `<split>`s: text, a word
+    return words(re.sub(r'\]\([^)]*\)', ']', text))  # link targets are not shown
+
+
+def title_cell_paragraphs(rel: Path) -> list[str]:
+    "The paragraphs (or fenced code blocks) of a notebook's title cell after its `# Title` line."
+    cell = json.loads((ROOT / 'nbs' / rel).read_text())['cells'][0]
+    lines = ''.join(cell['source']).strip().splitlines()
+    if not lines or not lines[0].startswith('# '): return []
+    paragraphs, current, fenced = [], [], False
+    for line in lines[1:] + ['']:
+        if line.lstrip().startswith(('```', '~~~')): fenced = not fenced
+        if line.strip() or fenced: current.append(line)
+        elif current: paragraphs, current = paragraphs + ['\n'.join(current)], []
+    return [p for p in paragraphs if md_words(p)]
+
+
+def test_pages_keep_their_folders_and_parts(site):
+    pages = {page_of(rel).as_posix() for rel in notebooks()}
+    built = {p.relative_to(site).as_posix() for p in site.rglob('*.html')}
+    assert pages <= built, sorted(pages - built)
+    assert 'models/dense_heads/fcos_head.html' in built and 'datasets/base.html' in built
+    index = (site / 'index.html').read_text()
+    captions = re.findall(r'<p class="caption[^"]*"[^>]*><span class="caption-text">([^<]+)</span>', index)
+    for part in ('Core', 'Datasets', 'Transforms', 'Models: dense heads', 'Engine', 'Evaluation', 'Visualization',
+                 'APIs', 'Commands', 'Tutorials'):
+        assert part in captions, (part, captions)
+    assert captions.index('Core') < captions.index('Datasets') < captions.index('Engine') < captions.index('Tutorials')
+
+
+def test_pages_keep_their_introduction(site):
+    "Every paragraph of a notebook's title cell (description and introduction) is on its page, whole."
+    lost = []
+    for rel in notebooks():
+        page = words((site / page_of(rel)).read_text())
+        lost += [f'{rel}: {p[:80]!r}' for p in title_cell_paragraphs(rel) if md_words(p) not in page]
+    assert not lost, '\n'.join(lost)
+    assert title_cell_paragraphs(Path('models/dense_heads/01_fcos_head.ipynb'))  # the check has something to check
+
+
+def test_cross_links_resolve(site):
+    "nbdev's links to other notebooks' names point into the site, relative to the page."
+    fcos = (site / 'models' / 'dense_heads' / 'fcos_head.html').read_text()
+    assert 'https://detnb.github.io' not in fcos
+    assert re.search(r'href="\.\./task_modules/prior_generators\.html#[a-z]', fcos)
+    spec = importlib.util.spec_from_file_location('docs_build', ROOT / 'docs' / 'build.py')
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert build.dead_links(site) == []
+
+
+# The browser check
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args): pass
+
+
+@pytest.fixture(scope='session')
+def served(site):
+    "The site served on 127.0.0.1 (an ephemeral port), as its base URL."
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(_Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{server.server_address[1]}/'
+    server.shutdown()
+
+
+@pytest.fixture(scope='session')
+def browser():
+    "Headless Chromium through Selenium, with the browser's console log."
+    if not (Path(CHROMIUM).exists() and CHROMEDRIVER):
+        pytest.skip('Chromium not installed: apt-get update && apt-get install -y chromium chromium-driver')
+    webdriver = pytest.importorskip('selenium.webdriver', reason='selenium not installed: pip install -e ".[docs]"')
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--window-size=1280,900'):
+        opts.add_argument(arg)
+    opts.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
+    driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+PAGE_STATE = """return {
+  ids: Array.from(document.querySelectorAll('[id], a[name]')).map(e => e.id || e.name),
+  links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+  broken: Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src),
+  images: document.images.length,
+}"""
+
+
+def test_browser_opens_every_page(site, served, browser):
+    "Every page: no console error, no broken image, no dead internal link (file and anchor)."
+    t0, errors, offline, state = time.time(), [], [], {}
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob('*.html') if not p.name.startswith('_'))
+    for page in pages:
+        browser.get(served + page)
+        state[page] = browser.execute_script(PAGE_STATE)
+        for entry in browser.get_log('browser'):
+            if entry['level'] != 'SEVERE': continue
+            url = re.match(r'(\S+) - Failed to load resource', entry['message'])
+            if url and not url[1].startswith(served): offline.append(url[1])  # a CDN (MathJax), offline here
+            else: errors.append(f'{page}: {entry["message"]}')
+        errors += [f'{page}: broken image {src}' for src in state[page]['broken']]
+    for page, s in state.items():
+        for href in s['links']:
+            url, fragment = urldefrag(href)
+            if not url.startswith(served): continue
+            target = unquote(urlsplit(url).path)[1:] or 'index.html'
+            if target.endswith('/'): target += 'index.html'
+            if not (site / target).is_file(): errors.append(f'{page}: dead link {href}')
+            elif fragment and target in state and unquote(fragment) not in state[target]['ids']:
+                errors.append(f'{page}: dead anchor {href}')
+    images = sum(s['images'] for s in state.values())
+    print(f'\nbrowser: {len(pages)} pages, {images} images, {time.time() - t0:.0f} s'
+          + (f'; {len(set(offline))} external resources not reachable offline' if offline else ''))
+    assert not errors, '\n'.join(errors[:50])
+    assert len(pages) >= len(notebooks())
+
+
+def test_browser_search_finds_fcoshead(served, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+    browser.get(served + 'index.html')
+    box = browser.find_element(By.CSS_SELECTOR, 'form[action*="search"] input[name="q"]')
+    box.send_keys('FCOSHead', Keys.ENTER)
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, 'ul.search li a'))
+    hrefs = [a.get_attribute('href') for a in browser.find_elements(By.CSS_SELECTOR, 'ul.search li a')]
+    assert any('models/dense_heads/fcos_head.html' in h for h in hrefs), hrefs

@@ -63,7 +63,7 @@ def test_resume_from_a_named_checkpoint(tmp_path):
 
 def test_nan_loss_stops_training_naming_the_iteration(tmp_path):
     config = write_config(tmp_path / 'toy_nan.py', custom_hooks=[dict(type='CheckInvalidLossHook', interval=1)])
-    run = detnb('train', config, '--work-dir', tmp_path / 'w', '--cfg-options', 'model.nan_at_iter=4', cwd=tmp_path)
+    run = detnb('train', config, '--work-dir', tmp_path / 'w', '--cfg-options', '+model.nan_at_iter=4', cwd=tmp_path)
     assert run.returncode != 0
     message = 'the loss is nan at iteration 4 (epoch 2, batch 1): loss=nan, loss_mse=nan, loss_reg='
     assert message in run.stderr and 'FloatingPointError' in run.stderr, run.stderr[-3000:]

@@ -16,29 +16,38 @@ from PIL import Image
 from torch.utils.data import Dataset
 from ..registry import DATASETS
 from .class_names import get_palette
-from .transforms.loading import Compose
+from .transforms.loading import Compose, LoadImageFromFile
 
 # %% auto #0
-__all__ = ['BAD_ANNOTATION_POLICY', 'load_annotation_file', 'BadAnnotationError', 'resolve_bad_annotation_policy',
-           'clip_boxes_to_sizes', 'degenerate_boxes', 'SerializedList', 'join_path', 'read_image_size',
-           'BaseDetDataset']
+__all__ = ['BAD_ANNOTATION_POLICY', 'load_annotation_file', 'AnnotationFileError', 'BadAnnotationError', 'DataChangeWarning',
+           'resolve_bad_annotation_policy', 'clip_boxes_to_sizes', 'degenerate_boxes', 'SerializedList', 'join_path',
+           'read_image_size', 'BaseDetDataset']
 
 # %% ../../nbs/datasets/00_base.ipynb #19eab143
+_FORMATS = {'.json': 'json', '.yaml': 'yaml', '.yml': 'yaml', '.pkl': 'pickle', '.pickle': 'pickle'}
+
+def _read(path: Path, kind: str) -> Any:
+    "The content of `path` read as `kind` ('json', 'yaml' or 'pickle')."
+    if kind == 'json':
+        with open(path, encoding='utf-8') as f: return json.load(f)
+    if kind == 'yaml':
+        try: import yaml  # PyYAML: only yaml annotation files need it
+        except ImportError: raise ImportError(f'reading {path} needs PyYAML: pip install pyyaml') from None
+        with open(path, encoding='utf-8') as f: return yaml.safe_load(f)
+    with open(path, 'rb') as f: return pickle.load(f)
+
 def load_annotation_file(path: str | os.PathLike) -> Any:
     "Read a json, yaml/yml or pkl/pickle file (chosen by its extension). Only unpickle files you trust."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'annotation file not found: {path}')
-    suffix = path.suffix.lower()
-    if suffix == '.json':
-        with open(path, encoding='utf-8') as f: return json.load(f)
-    if suffix in ('.yaml', '.yml'):
-        try: import yaml  # PyYAML: only yaml annotation files need it
-        except ImportError: raise ImportError(f'reading {path} needs PyYAML: pip install pyyaml') from None
-        with open(path, encoding='utf-8') as f: return yaml.safe_load(f)
-    if suffix in ('.pkl', '.pickle'):
-        with open(path, 'rb') as f: return pickle.load(f)
-    raise ValueError(f'annotation file {path}: unknown format {suffix!r} '
-                     '(expected .json, .yaml, .yml, .pkl or .pickle)')
+    kind = _FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(f'annotation file {path}: unknown format {path.suffix.lower()!r} '
+                         '(expected .json, .yaml, .yml, .pkl or .pickle)')
+    try: return _read(path, kind)
+    except ImportError: raise
+    except Exception as e:  # truncated or corrupt: json, yaml and pickle each raise their own types
+        raise AnnotationFileError(f'{path}: not a valid {kind} file ({type(e).__name__}: {e})') from None
 
 # %% ../../nbs/datasets/00_base.ipynb #3f938880
 BAD_ANNOTATION_POLICY = dict(
@@ -52,13 +61,19 @@ BAD_ANNOTATION_POLICY = dict(
 _ACTIONS = dict(unknown_category=('error', 'skip'), unknown_image=('error', 'skip'),
                 degenerate_box=('error', 'skip'), outside_box=('error', 'skip', 'clip'),
                 small_polygon=('error', 'skip'), missing_image=('error', 'skip'))
-# what a count in the report is a count of; the last three are intended removals, logged at INFO level
+# what a count in the report is a count of; the last three are intended removals
 _UNITS = dict(unknown_category='annotations', unknown_image='annotations', degenerate_box='annotations',
               outside_box='annotations', small_polygon='annotations', missing_image='images',
               class_not_selected='annotations', filter_empty_gt='images', min_size='images')
 
-class BadAnnotationError(ValueError):
+class AnnotationFileError(ValueError):
+    "An annotation file or record that its format does not allow; the message names the file and the record."
+
+class BadAnnotationError(AnnotationFileError):
     "An annotation that the dataset's `bad_annotation` policy says to stop on."
+
+class DataChangeWarning(UserWarning):
+    "A dataset removed or changed images or annotations; the message counts them."
 
 def resolve_bad_annotation_policy(overrides: Mapping | None) -> dict[str, str]:
     "`BAD_ANNOTATION_POLICY` updated with `overrides`, each key and action checked."
@@ -114,13 +129,36 @@ def join_path(root: str, path: str | os.PathLike) -> str:
     path = os.fspath(path)
     return path if not root or os.path.isabs(path) else os.path.join(root, path)
 
-def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
+_EXIF_ORIENTATION = 0x0112  # the EXIF tag; values 5 to 8 turn the image by 90 or 270 degrees
+
+def read_image_size(path: str | os.PathLike,
+                    exif_orientation: bool = True,  # the size after the EXIF rotation, as the loaders decode it
+                   ) -> tuple[int, int]:
     "(height, width) of an image file, read from its header without decoding the pixels."
-    with Image.open(path) as im: return im.height, im.width
+    with Image.open(path) as im:
+        turned = exif_orientation and im.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8)
+        return (im.width, im.height) if turned else (im.height, im.width)
+
+def _is_number(value: Any) -> bool:
+    "A real number that float64 holds (an int, float or numpy number; not a bool, a string or None)."
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)): return False
+    return not isinstance(value, int) or abs(value) < 2 ** 1023
+
+def _is_box(box: Any) -> bool:
+    "Four real numbers in a list, tuple or array."
+    return isinstance(box, (list, tuple, np.ndarray)) and len(box) == 4 and all(_is_number(v) for v in box)
 
 def _small_polygon(mask: Any) -> bool:
     "True for a polygon-list mask with a polygon of fewer than 3 points or an odd number of coordinates."
-    return isinstance(mask, list) and any(len(p) < 6 or len(p) % 2 for p in mask)
+    return isinstance(mask, list) and any(not isinstance(p, list) or len(p) < 6 or len(p) % 2 for p in mask)
+
+def _numeric_boxes(raw: list) -> np.ndarray | None:
+    "The (N, 4) float64 array of `raw` boxes when each is 4 numbers (the common case in one numpy call), else None."
+    if not raw: return np.zeros((0, 4))
+    try: arr = np.array(raw)
+    except (ValueError, TypeError): return None  # ragged: some box is not 4 values
+    if arr.dtype.kind in 'iuf' and arr.shape == (len(raw), 4): return arr.astype(np.float64)
+    return np.array(raw, np.float64) if all(_is_box(b) for b in raw) else None
 
 # %% ../../nbs/datasets/00_base.ipynb #6b6279f0
 @DATASETS.register_module()
@@ -186,7 +224,10 @@ class BaseDetDataset(Dataset):
         "Load, check, filter, index and serialize the data list (once; `lazy_init=True` defers this to first use)."
         if self._fully_initialized: return
         self.skip_report, self.skip_examples = Counter(), {}
-        data_list = self._select_indices(self.filter_data(self.check_data_list(self.load_data_list())))
+        loaded = self.load_data_list()
+        data_list = self.filter_data(self.check_data_list(loaded))
+        if loaded and not data_list: raise ValueError(self._nothing_left(len(loaded)))
+        data_list = self._select_indices(data_list)
         self.data_list = SerializedList(data_list) if self.serialize_data else data_list
         self._fully_initialized = True
         self._report()
@@ -208,6 +249,12 @@ class BaseDetDataset(Dataset):
 
     def parse_data_info(self, raw: Mapping, index: int, num_source: int, label_map: Mapping[int, int]) -> dict:
         "One middle-format entry: prefixes joined, labels mapped to the selected classes."
+        if not isinstance(raw, Mapping) or not isinstance(raw.get('img_path'), str):
+            raise AnnotationFileError(f'{self.ann_file}: data_list[{index}] is not a dict with an "img_path" string: '
+                                      f'{str(raw)[:80]}')
+        instances = raw.get('instances') or []
+        if not isinstance(instances, list) or not all(isinstance(inst, Mapping) for inst in instances):
+            raise AnnotationFileError(f'{self.ann_file}: the "instances" of data_list[{index}] are not a list of dicts')
         info = {k: v for k, v in raw.items() if k != 'instances'}
         info.setdefault('img_id', index)
         for key, prefix in self.data_prefix.items():
@@ -218,11 +265,11 @@ class BaseDetDataset(Dataset):
         instances = []
         for ann_id, raw_inst in enumerate(raw.get('instances') or []):
             label = raw_inst.get('bbox_label')
-            if not isinstance(label, (int, np.integer)) or not 0 <= label < num_source:
+            if not _is_number(label) or label != int(label) or not 0 <= label < num_source:
                 self._bad('unknown_category', self._where(info, ann_id),
                           f'bbox_label {label!r} is not a label of the {num_source} classes')
-            elif label not in label_map: self._count('class_not_selected', self._where(info, ann_id))
-            else: instances.append({**raw_inst, 'bbox_label': label_map[label],
+            elif int(label) not in label_map: self._count('class_not_selected', self._where(info, ann_id))
+            else: instances.append({**raw_inst, 'bbox_label': label_map[int(label)],
                                     'ignore_flag': int(raw_inst.get('ignore_flag', 0)), 'ann_id': ann_id})
         info['instances'] = instances
         return info
@@ -261,15 +308,16 @@ class BaseDetDataset(Dataset):
                 self._bad('missing_image', self._where(info), 'the image file does not exist')
                 continue
             if info.get('height') is None or info.get('width') is None:
-                info['height'], info['width'] = read_image_size(info['img_path'])
+                info['height'], info['width'] = read_image_size(info['img_path'], self.loader_turns_images())
             kept.append(info)
         instances = [inst for info in kept for inst in info['instances']]
         owner = np.repeat(np.arange(len(kept)), [len(info['instances']) for info in kept])  # entry of each instance
-        try: boxes = np.array([inst['bbox'] for inst in instances], dtype=np.float64).reshape(-1, 4)
-        except (ValueError, TypeError, KeyError):
-            bad = next(i for i, inst in enumerate(instances) if np.asarray(inst.get('bbox', ())).shape != (4,))
-            raise ValueError(f"{type(self).__name__}: bbox {instances[bad].get('bbox')!r} is not [x1, y1, x2, y2] at "
-                             f"{self._where(kept[owner[bad]], instances[bad].get('ann_id'))}") from None
+        boxes = _numeric_boxes([inst.get('bbox') for inst in instances])
+        if boxes is None:  # a box of strings, None, bools or not 4 numbers: name the first
+            bad = next(i for i, inst in enumerate(instances) if not _is_box(inst.get('bbox')))
+            raise AnnotationFileError(f"{type(self).__name__}: bbox {instances[bad].get('bbox')!r} is not "
+                                      f"[x1, y1, x2, y2] (4 numbers) at "
+                                      f"{self._where(kept[owner[bad]], instances[bad].get('ann_id'))}")
         counts = [len(info['instances']) for info in kept]
         image_sizes = np.array([[info['width'], info['height']] for info in kept], np.float64).reshape(-1, 2)
         sizes = np.repeat(image_sizes, counts, axis=0)
@@ -297,6 +345,11 @@ class BaseDetDataset(Dataset):
         for info, end, n in zip(kept, ends, counts):
             info['instances'] = [instances[i] for i in range(end - n, end) if keep[i]]
         return kept
+
+    def loader_turns_images(self) -> bool:
+        "Whether the pipeline's `LoadImageFromFile` applies the EXIF orientation (no loader: the default one does)."
+        loaders = [t for t in self.pipeline if isinstance(t, LoadImageFromFile)]
+        return not loaders or loaders[0].color_type in ('color', 'grayscale')
 
     def filter_data(self, data_list: list[dict]) -> list[dict]:
         "Training only: drop images without instances (`filter_empty_gt`) or smaller than `min_size` (counted)."
@@ -329,9 +382,18 @@ class BaseDetDataset(Dataset):
         intended = [r for r in ('class_not_selected', 'filter_empty_gt', 'min_size') if self.skip_report[r]]
         name = f'{type(self).__name__}({self.ann_file})'
         if bad:
-            warnings.warn(f'{name}: bad annotations, handled by the bad_annotation policy:\n{lines(bad)}', stacklevel=3)
+            warnings.warn(f'{name}: bad annotations, handled by the bad_annotation policy:\n{lines(bad)}',
+                          DataChangeWarning, stacklevel=3)
         if intended:
-            logging.getLogger(__name__).info(f'{name}: removed by metainfo classes / filter_cfg:\n{lines(intended)}')
+            warnings.warn(f'{name}: removed by metainfo classes / filter_cfg:\n{lines(intended)}',
+                          DataChangeWarning, stacklevel=3)
+
+    def _nothing_left(self, num_loaded: int) -> str:
+        "The error of a dataset that its checks and filters emptied: which removed how many."
+        removed = [f'{r} removed {n} {_UNITS[r]}' for r, n in self.skip_report.items() if n]
+        return (f'{type(self).__name__}({self.ann_file}): no image left of the {num_loaded} in the file: '
+                f"{'; '.join(removed) or 'nothing was counted'}. "
+                'Check filter_cfg, metainfo classes and bad_annotation.')
 
     def _where(self, info: Mapping, ann_id: Any = None) -> str:
         "Where an annotation comes from: file, image id and path, annotation id."

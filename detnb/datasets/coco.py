@@ -7,14 +7,110 @@ Docs: https://detnb.github.io/detnb/datasets/coco.html.md"""
 # %% ../../nbs/datasets/01_coco.ipynb #cab4299c
 from __future__ import annotations
 import os
-from collections import defaultdict
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from itertools import chain
+from typing import Any
+import numpy as np
 from ..registry import DATASETS
-from .base import BaseDetDataset, load_annotation_file, join_path
+from .base import (AnnotationFileError, BaseDetDataset, _is_box, _is_number, join_path,
+                                 load_annotation_file)
 from .class_names import COCO_CLASSES, generate_palette
 
 # %% auto #0
-__all__ = ['CocoDataset']
+__all__ = ['check_coco_json', 'CocoDataset']
+
+# %% ../../nbs/datasets/01_coco.ipynb #dbdc0906
+def _is_id(value: Any) -> bool:
+    "An id COCO allows: an int (not a bool) or a string."
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+def _is_segmentation(seg: Any) -> bool:
+    "Polygons (lists of numbers) or an RLE (`counts` a string or a list of ints, `size` [height, width])."
+    if isinstance(seg, list):  # a set of the value types: one pass over all coordinates, no call per number
+        return all(isinstance(p, list) for p in seg) and {type(v) for p in seg for v in p} <= {int, float}
+    if not isinstance(seg, Mapping): return False
+    counts, size = seg.get('counts'), seg.get('size')
+    return ((isinstance(counts, str) or isinstance(counts, list) and {type(c) for c in counts} <= {int})
+            and isinstance(size, list) and len(size) == 2 and all(type(s) is int and s >= 0 for s in size))
+
+def _records(coco: Mapping, key: str, path: str) -> list:
+    "`coco[key]`, checked to be a list of dicts (a missing `annotations` is an empty list)."
+    records = coco.get(key, [] if key == 'annotations' else None)
+    if not isinstance(records, list):
+        raise AnnotationFileError(f'{path}: "{key}" must be a list, got {type(records).__name__}')
+    bad = None if _types(records) <= {dict} else next(i for i, r in enumerate(records) if not isinstance(r, Mapping))
+    if bad is not None: raise AnnotationFileError(f'{path}: {key}[{bad}] is not a dict: {str(records[bad])[:80]}')
+    return records
+
+def _unique(ids: list, path: str, what: str):
+    "An error naming the ids that occur more than once."
+    if len(set(ids)) == len(ids): return
+    dupes = [i for i, n in Counter(ids).items() if n > 1]
+    raise AnnotationFileError(f'{path}: {len(dupes)} {what} are not unique: {dupes[:10]}'
+                              f"{' ...' if len(dupes) > 10 else ''} (each must name one record)")
+
+def _types(values: Iterable) -> set[type]:
+    "The set of the types of `values` (one C-level pass)."
+    return set(map(type, values))
+
+def _annotations_pass(anns: list, finite: bool) -> bool:
+    "True when every annotation is right, checked at speed: sets of value types instead of a call per value."
+    if not anns: return True
+    if any(not _types(a.get(key) for a in anns) <= {int, str} for key in ('id', 'image_id', 'category_id')):
+        return False
+    boxes, areas = [a.get('bbox') for a in anns], [a.get('area', 0) for a in anns]
+    if _types(boxes) != {list} or set(map(len, boxes)) != {4}: return False
+    if not _types(chain.from_iterable(boxes)) | _types(areas) <= {int, float}: return False
+    flags = [a.get(key, 0) for a in anns for key in ('iscrowd', 'ignore')]
+    if not _types(flags) <= {int, bool, float} or not set(flags) <= {0, 1}: return False
+    try: numbers = np.array(boxes, np.float64), np.array(areas, np.float64)
+    except OverflowError: return False  # an int beyond float64
+    if finite and not all(np.isfinite(v).all() for v in numbers): return False
+    segs = [a['segmentation'] for a in anns if a.get('segmentation')]
+    polygons = [s for s in segs if type(s) is list]
+    if not _types(chain.from_iterable(polygons)) <= {list}: return False
+    if not _types(chain.from_iterable(chain.from_iterable(polygons))) <= {int, float}: return False
+    return all(_is_segmentation(s) for s in segs if type(s) is not list)
+
+def check_coco_json(coco: Any,  # the loaded json
+                    path: str | os.PathLike,  # its file, for the messages
+                    for_metric: bool = False,  # the metric's check: finite boxes and areas, no `file_name` needed
+                   ) -> None:
+    "Raise `AnnotationFileError`, naming the file and the record, where `coco` is not a COCO detection json."
+    if not isinstance(coco, Mapping) or 'images' not in coco or 'categories' not in coco:
+        keys = list(coco)[:6] if isinstance(coco, Mapping) else type(coco).__name__
+        raise AnnotationFileError(f'{path}: not a COCO annotation file (needs "images" and "categories"), got {keys}')
+    def fail(where: str, problem: str): raise AnnotationFileError(f'{path}: {where}: {problem}')
+    images, categories, anns = (_records(coco, key, path) for key in ('images', 'categories', 'annotations'))
+    for i, img in enumerate(images):
+        if not _is_id(img.get('id')): fail(f'images[{i}]', f'"id" is {img.get("id")!r}, not an int or a string')
+        if not for_metric and not isinstance(img.get('file_name'), str):
+            fail(f'images[{i}] (id {img["id"]!r})', f'"file_name" is {img.get("file_name")!r}, not a string')
+        for key in ('width', 'height'):
+            if img.get(key) is not None and not (_is_number(img[key]) and 0 < img[key] < np.inf):
+                fail(f'images[{i}] (id {img["id"]!r})', f'"{key}" is {img[key]!r}, not a positive number')
+    _unique([img['id'] for img in images], path, 'image ids')
+    for i, cat in enumerate(categories):
+        if type(cat.get('id')) is not int or not isinstance(cat.get('name'), str):
+            fail(f'categories[{i}]', f'needs an int "id" and a string "name", got {str(cat)[:80]}')
+    _unique([cat['id'] for cat in categories], path, 'category ids')
+    for i, ann in enumerate(() if _annotations_pass(anns, finite=for_metric) else anns):  # find the first wrong one
+        if not _is_id(ann.get('id')): fail(f'annotations[{i}]', f'"id" is {ann.get("id")!r}, not an int or a string')
+        where = f'annotations[{i}] (id {ann["id"]!r})'
+        for key in ('image_id', 'category_id'):
+            if not _is_id(ann.get(key)): fail(where, f'"{key}" is {ann.get(key)!r}, not an int or a string')
+        box = ann.get('bbox')
+        if not _is_box(box) or for_metric and not np.isfinite(box).all():
+            fail(where, f'"bbox" is {box!r}, not [x, y, w, h] ({"finite " if for_metric else ""}4 numbers)')
+        for key in ('iscrowd', 'ignore'):
+            if ann.get(key, 0) not in (0, 1): fail(where, f'"{key}" is {ann[key]!r}, not 0 or 1')
+        area = ann.get('area', 0)
+        if not _is_number(area) or for_metric and not np.isfinite(area):
+            fail(where, f'"area" is {area!r}, not a{" finite" if for_metric else ""} number')
+        if ann.get('segmentation') and not _is_segmentation(ann['segmentation']):
+            fail(where, f'"segmentation" is {str(ann["segmentation"])[:80]}, not polygons or an RLE')
+    _unique([ann['id'] for ann in anns], path, 'annotation ids')
 
 # %% ../../nbs/datasets/01_coco.ipynb #ffdd707c
 @DATASETS.register_module()
@@ -26,14 +122,9 @@ class CocoDataset(BaseDetDataset):
     def load_data_list(self) -> list[dict]:
         "Read the COCO json: images, their annotations and the category -> label map."
         coco = load_annotation_file(self.ann_file)
-        if not isinstance(coco, Mapping) or 'images' not in coco or 'categories' not in coco:
-            keys = list(coco)[:6] if isinstance(coco, Mapping) else type(coco).__name__
-            raise ValueError(
-                f'{self.ann_file}: not a COCO annotation file (needs "images" and "categories"), got {keys}'
-            )
+        check_coco_json(coco, self.ann_file)
         categories = sorted(coco['categories'], key=lambda c: c['id'])
         ids = [c['id'] for c in categories]
-        if len(set(ids)) != len(ids): raise ValueError(f'{self.ann_file}: category ids {ids} are not unique')
         label_map = self._select_classes([c['name'] for c in categories])
         self.cat_ids = [ids[i] for i in sorted(label_map, key=label_map.get)]  # category id of each label
         self.cat2label = {ids[i]: label for i, label in label_map.items()}
@@ -41,7 +132,7 @@ class CocoDataset(BaseDetDataset):
         anns_of = defaultdict(list)
         for ann in coco.get('annotations') or []:
             if ann.get('image_id') in images: anns_of[ann['image_id']].append(ann)
-            else: self._bad('unknown_image', f"{self.ann_file}: annotation {ann.get('id')!r}",
+            else: self._bad('unknown_image', f"{self.ann_file}: annotation {ann['id']!r}",
                             f"image_id {ann.get('image_id')!r} is not among the images")
         known = set(ids)
         return [self.parse_data_info(img, anns_of[img['id']], known) for img in coco['images']]
@@ -57,9 +148,7 @@ class CocoDataset(BaseDetDataset):
             )
         instances = []
         for ann in anns:
-            where = self._where(info, ann.get('id'))
-            if 'bbox' not in ann or 'category_id' not in ann:
-                raise ValueError(f'{type(self).__name__}: annotation without "bbox" or "category_id" at {where}')
+            where = self._where(info, ann['id'])
             cat = ann['category_id']
             if cat not in known:
                 self._bad('unknown_category', where, f'category_id {cat!r} is not among the categories')
@@ -69,7 +158,7 @@ class CocoDataset(BaseDetDataset):
                 continue
             x, y, w, h = ann['bbox']
             instance = dict(bbox=[x, y, x + w, y + h], bbox_label=self.cat2label[cat],
-                            ignore_flag=int(bool(ann.get('iscrowd', 0) or ann.get('ignore', 0))), ann_id=ann.get('id'))
+                            ignore_flag=int(bool(ann.get('iscrowd', 0) or ann.get('ignore', 0))), ann_id=ann['id'])
             if ann.get('segmentation'): instance['mask'] = ann['segmentation']
             instances.append(instance)
         info['instances'] = instances

@@ -68,8 +68,8 @@ def via_to_coco(ann_file: str | os.PathLike,  # a VIA json (e.g. balloon/train/v
                 out_file: str | os.PathLike,  # the COCO json to write
                 image_prefix: str | os.PathLike | None = None,  # folder of the images; default: the json's folder
                 class_name: str = 'balloon',  # the one class, category id 0
-                area: str = 'polygon') -> dict:  # 'polygon': shoelace area (COCO's); 'bbox': the seed's
-    "VIA polygon annotations -> a COCO json with one class (the seed's balloon converter, chapter 3.6)."
+                area: str = 'polygon') -> dict:  # 'polygon': shoelace (COCO's); 'bbox': box area (MMDetection's)
+    "VIA polygon annotations -> a COCO json with one class (MMDetection's balloon example, user guide 'train')."
     if area not in ('polygon', 'bbox'): raise ValueError(f"via_to_coco: area must be 'polygon' or 'bbox', got {area!r}")
     ann_file = Path(ann_file)
     image_prefix = Path(image_prefix) if image_prefix is not None else ann_file.parent

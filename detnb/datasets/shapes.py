@@ -1,4 +1,4 @@
-"""Circles, squares, triangles and stars on varied backgrounds, with instance masks: real COCO json and PNG files, made in seconds.
+"""Circles, squares, triangles and stars on varied backgrounds, with instance masks: COCO json and PNG files.
 
 Docs: https://detnb.github.io/detnb/datasets/shapes.html.md"""
 

@@ -8,8 +8,9 @@ Docs: https://detnb.github.io/detnb/datasets/voc.html.md"""
 from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
+import numpy as np
 from ..registry import DATASETS
-from .base import BaseDetDataset, read_image_size
+from .base import AnnotationFileError, BaseDetDataset, read_image_size
 from .class_names import VOC_CLASSES, generate_palette
 
 # %% auto #0
@@ -20,32 +21,44 @@ def _number(node: ET.Element | None, tag: str, xml_path: str, what: str) -> floa
     "The number in `node/tag`, or a clear error naming the file."
     child = None if node is None else node.find(tag)
     if child is None or child.text is None:
-        raise ValueError(f'{xml_path}: {what} has no <{tag}>')
+        raise AnnotationFileError(f'{xml_path}: {what} has no <{tag}>')
     try: return float(child.text)
-    except ValueError: raise ValueError(f'{xml_path}: {what} <{tag}> is {child.text!r}, not a number') from None
+    except ValueError:
+        raise AnnotationFileError(f'{xml_path}: {what} <{tag}> is {child.text!r}, not a number') from None
+
+def _size(size: ET.Element, tag: str, xml_path: str) -> int:
+    "A positive image side in pixels."
+    value = _number(size, tag, xml_path, '<size>')
+    if not (0 < value < np.inf and value == int(value)):
+        raise AnnotationFileError(f'{xml_path}: <size> <{tag}> is {value:g}, not a positive whole number')
+    return int(value)
+
+def _difficult(obj: ET.Element, xml_path: str, what: str) -> int:
+    "The `<difficult>` flag: 0 when absent or empty, else 0 or 1."
+    text = (obj.findtext('difficult') or '0').strip() or '0'
+    if text not in ('0', '1'): raise AnnotationFileError(f'{xml_path}: {what} <difficult> is {text!r}, not 0 or 1')
+    return int(text)
 
 def parse_voc_xml(xml_path: str | os.PathLike) -> dict:
     "An xml annotation as `dict(filename, width, height, objects=[dict(name, bbox=[x1, y1, x2, y2], difficult)])`."
     xml_path = os.fspath(xml_path)
     if not os.path.isfile(xml_path): raise FileNotFoundError(f'annotation file not found: {xml_path}')
     try: root = ET.parse(xml_path).getroot()
-    except ET.ParseError as e: raise ValueError(f'{xml_path}: not a valid xml file ({e})') from None
+    except (ET.ParseError, ValueError, LookupError) as e:  # LookupError: an encoding Python does not know
+        raise AnnotationFileError(f'{xml_path}: not a valid xml file ({e})') from None
     size = root.find('size')
     width = height = None
     if size is not None and size.find('width') is not None:
-        width, height = (
-            int(_number(size, 'width', xml_path, '<size>')),
-            int(_number(size, 'height', xml_path, '<size>')),
-        )
+        width, height = _size(size, 'width', xml_path), _size(size, 'height', xml_path)
     objects = []
     for k, obj in enumerate(root.findall('object')):
         what = f'object {k}'
         name = obj.findtext('name')
-        if name is None: raise ValueError(f'{xml_path}: {what} has no <name>')
+        if name is None: raise AnnotationFileError(f'{xml_path}: {what} has no <name>')
         box = obj.find('bndbox')
-        if box is None: raise ValueError(f'{xml_path}: {what} ({name}) has no <bndbox>')
+        if box is None: raise AnnotationFileError(f'{xml_path}: {what} ({name}) has no <bndbox>')
         bbox = [_number(box, tag, xml_path, f'{what} ({name})') for tag in ('xmin', 'ymin', 'xmax', 'ymax')]
-        objects.append(dict(name=name.strip(), bbox=bbox, difficult=int(obj.findtext('difficult') or 0)))
+        objects.append(dict(name=name.strip(), bbox=bbox, difficult=_difficult(obj, xml_path, f'{what} ({name})')))
     return dict(filename=root.findtext('filename'), width=width, height=height, objects=objects)
 
 # %% ../../nbs/datasets/02_voc.ipynb #2875ca83
@@ -73,7 +86,9 @@ class XMLDataset(BaseDetDataset):
         self._select_classes(classes)
         self._labels = {c: i for i, c in enumerate(self._metainfo['classes'])}
         self._known = set(classes) | set(self.METAINFO.get('classes', ()))
-        with open(self.ann_file, encoding='utf-8') as f: img_ids = [line.strip() for line in f if line.strip()]
+        try:
+            with open(self.ann_file, encoding='utf-8') as f: img_ids = [line.strip() for line in f if line.strip()]
+        except UnicodeDecodeError as e: raise AnnotationFileError(f'{self.ann_file}: not a text file ({e})') from None
         return [self.parse_data_info(img_id) for img_id in img_ids]
 
     def parse_data_info(self, img_id: str) -> dict:
@@ -83,7 +98,7 @@ class XMLDataset(BaseDetDataset):
         info = dict(img_path=os.path.join(self.sub_data_root, self.img_subdir, f'{img_id}.jpg'), img_id=img_id,
                     xml_path=xml_path, height=ann['height'], width=ann['width'])
         if info['width'] is None and os.path.isfile(info['img_path']):
-            info['height'], info['width'] = read_image_size(info['img_path'])
+            info['height'], info['width'] = read_image_size(info['img_path'], self.loader_turns_images())
         instances = []
         for k, obj in enumerate(ann['objects']):
             if obj['name'] in self._labels:

@@ -6,7 +6,7 @@ Docs: https://detnb.github.io/detnb/engine/checkpoint.html.md"""
 
 # %% ../../nbs/engine/05_checkpoint.ipynb #56bf0037
 from __future__ import annotations
-import contextlib, os, random, re, tempfile, warnings
+import contextlib, errno, json, os, random, re, secrets, shutil, socket, sys, time, warnings
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['LAST_CHECKPOINT', 'get_rng_state', 'set_rng_state', 'preserved_rng', 'to_weights_only', 'atomic_save',
-           'atomic_write_text', 'remove_stale_temp_files', 'ForeignObject', 'load_checkpoint_file', 'weights_to_cpu',
-           'load_model_state', 'describe_load', 'write_last_checkpoint', 'find_latest_checkpoint']
+__all__ = ['LAST_CHECKPOINT', 'LOCK_FILE', 'get_rng_state', 'set_rng_state', 'preserved_rng', 'to_weights_only', 'owner_tag',
+           'pid_alive', 'atomic_save', 'atomic_write_text', 'remove_stale_temp_files', 'ForeignObject',
+           'load_checkpoint_file', 'weights_to_cpu', 'nonfinite_tensors', 'load_model_state', 'describe_load',
+           'write_last_checkpoint', 'find_latest_checkpoint', 'WorkDirLock']
 
 # %% ../../nbs/engine/05_checkpoint.ipynb #13b99e8c
 def get_rng_state() -> dict:
@@ -76,11 +77,23 @@ def _fsync_dir(folder: Path) -> None:
     try: os.fsync(fd)
     finally: os.close(fd)
 
-def _atomic_write(path: str | os.PathLike, write) -> Path:
-    "Call `write(file)` on a temporary file next to `path`, then rename it over `path`."
-    path = Path(path)
+def owner_tag() -> str:
+    "This process as `HOST-PID` (the host name reduced to letters, digits and dashes)."
+    return f"{re.sub(r'[^A-Za-z0-9-]', '-', socket.gethostname())}-{os.getpid()}"
+
+def pid_alive(pid: int) -> bool:
+    "Whether process `pid` of this machine exists (True where the OS cannot tell cheaply: Windows)."
+    if sys.platform == 'win32': return True  # os.kill(pid, 0) would terminate the process there
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True  # it exists, and belongs to another user
+    return True
+
+def _write_then_rename(path: Path, write) -> None:
+    "Call `write(file)` on a new temporary file next to `path` (mode 0o666 less the umask), then rename it."
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    tmp = path.parent / f'.{path.name}.{owner_tag()}.{secrets.token_hex(6)}.tmp'
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)
     try:
         with os.fdopen(fd, 'wb') as f:
             write(f)
@@ -91,6 +104,18 @@ def _atomic_write(path: str | os.PathLike, write) -> Path:
         with contextlib.suppress(FileNotFoundError): os.remove(tmp)
         raise
     _fsync_dir(path.parent)
+
+def _atomic_write(path: str | os.PathLike, write) -> Path:
+    "Write `path` through `write(file)` atomically; a full disk is an error that says so and names `path`."
+    path = Path(path)
+    try: _write_then_rename(path, write)
+    except OSError as e:
+        if e.errno != errno.ENOSPC: raise
+        free = shutil.disk_usage(path.parent).free / 2**20
+        error = OSError(f'no space left on device: {path} could not be written ({free:.1f} MB free there); '
+                        'the previous version of the file, if any, is intact')
+        error.errno = errno.ENOSPC
+        raise error from e
     return path
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -102,10 +127,14 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     "Write `text` to `path` atomically."
     return _atomic_write(path, lambda f: f.write(text.encode('utf-8')))
 
+_TEMP_NAME = re.compile(r'\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[0-9a-f]+\.tmp')
+
 def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
-    "Delete the temporary files that interrupted atomic writes left in `folder`; returns them."
+    "Delete the temporary files that killed writes of this machine's dead processes left in `folder`; returns them."
     if not Path(folder).is_dir(): return []
-    stale = [p for p in Path(folder).glob('.*.tmp') if re.fullmatch(r'\..+\.[^.]+\.tmp', p.name)]
+    host = owner_tag().rpartition('-')[0]
+    owners = {p: _TEMP_NAME.fullmatch(p.name) for p in Path(folder).glob('.*.tmp')}
+    stale = [p for p, m in owners.items() if m and m['host'] == host and not pid_alive(int(m['pid']))]
     for p in stale: p.unlink(missing_ok=True)
     return stale
 
@@ -158,17 +187,23 @@ def weights_to_cpu(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Te
     "The tensors of `state_dict`, detached and on the CPU."
     return {k: v.detach().cpu() for k, v in state_dict.items()}
 
+def nonfinite_tensors(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+    "The names of the floating-point tensors of `state_dict` that hold NaN or infinite values."
+    return [k for k, v in state_dict.items()
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
 def load_model_state(model: nn.Module,
                      state_dict: Mapping[str, torch.Tensor],
                      strict: bool = False,  # any missing, unexpected or mis-shaped key is an error
                      revise_keys: list[tuple[str, str]] = [(r'^module\.', '')],  # regex substitutions on the keys
                      ) -> dict[str, list[str]]:
-    "Load `state_dict` into `model`; returns the keys that were missing, unexpected or of another shape."
+    "Load `state_dict` into `model`; returns the keys missing, unexpected, of another shape, or with NaN/inf values."
     for pattern, repl in revise_keys: state_dict = {re.sub(pattern, repl, k): v for k, v in state_dict.items()}
     own = model.state_dict()
     mismatched = [k for k, v in state_dict.items() if k in own and own[k].shape != v.shape]
     skipped = set(mismatched)
-    result = model.load_state_dict({k: v for k, v in state_dict.items() if k not in skipped}, strict=False)
+    loaded = {k: v for k, v in state_dict.items() if k not in skipped}
+    result = model.load_state_dict(loaded, strict=False)
     report = dict(missing_keys=[k for k in result.missing_keys if k not in skipped],
                   unexpected_keys=list(result.unexpected_keys),
                   mismatched_shapes=[f'{k}: checkpoint {tuple(state_dict[k].shape)}, model {tuple(own[k].shape)}'
@@ -176,14 +211,19 @@ def load_model_state(model: nn.Module,
     if strict and any(report.values()):
         details = '; '.join(f'{name}: {", ".join(keys)}' for name, keys in report.items() if keys)
         raise RuntimeError(f'the checkpoint does not fit {type(model).__name__}: {details}')
+    report['nonfinite_tensors'] = nonfinite_tensors({k: v for k, v in loaded.items() if k in own})
     return report
 
 def describe_load(report: Mapping[str, list[str]]) -> str:
-    "One line per kind of key that `load_model_state` could not load ('' when all fitted)."
+    "One line per kind of problem that `load_model_state` reported ('' when there is none)."
     words = dict(missing_keys='missing from the checkpoint (kept as initialized)',
                  unexpected_keys='in the checkpoint but not in the model (ignored)',
-                 mismatched_shapes='of different shapes (kept as initialized)')
-    return '\n'.join(f'{len(keys)} keys {words[name]}: {", ".join(keys)}' for name, keys in report.items() if keys)
+                 mismatched_shapes='of different shapes (kept as initialized)',
+                 nonfinite_tensors='with NaN or infinite values (loaded as they are)')
+    def names(name, keys):  # the first five of the NaN tensors: a diverged model has them all
+        if name != 'nonfinite_tensors' or len(keys) <= 5: return ', '.join(keys)
+        return f'{", ".join(keys[:5])} and {len(keys) - 5} more'
+    return '\n'.join(f'{len(keys)} keys {words[name]}: {names(name, keys)}' for name, keys in report.items() if keys)
 
 # %% ../../nbs/engine/05_checkpoint.ipynb #78454289
 LAST_CHECKPOINT = 'last_checkpoint'
@@ -202,3 +242,55 @@ def find_latest_checkpoint(work_dir: str | os.PathLike) -> Path | None:
     if not path.is_file():
         raise FileNotFoundError(f'{pointer} names {path}, which does not exist: resume from a checkpoint given by path')
     return path
+
+# %% ../../nbs/engine/05_checkpoint.ipynb #d4e0b9f2
+LOCK_FILE = 'detnb.lock'
+
+class WorkDirLock:
+    "A lock file in a work folder with the pid and host of the run that trains there: one training run per folder."
+    def __init__(self, work_dir: str | os.PathLike,
+                 logger: Any = None):  # reports the takeover of a stale lock (a `logging.Logger`); else warnings
+        self.path, self.logger = Path(work_dir) / LOCK_FILE, logger
+        self.me = dict(pid=os.getpid(), host=socket.gethostname())
+
+    def owner(self) -> dict | None:
+        "What the lock file says of its holder (pid, host, started); None without a lock file, {} when unreadable."
+        try: text = self.path.read_text(encoding='utf-8')
+        except FileNotFoundError: return None
+        with contextlib.suppress(json.JSONDecodeError): return json.loads(text)
+        return {}  # being written this instant, or damaged: the holder is unknown
+
+    def _stale(self, owner: dict) -> bool:
+        "Whether `owner` is a process of this machine that no longer exists."
+        pid = owner.get('pid')
+        return owner.get('host') == self.me['host'] and isinstance(pid, int) and not pid_alive(pid)
+
+    def _in_use(self, owner: dict) -> str:
+        return (f'{self.path.parent} is in use by another training run (pid {owner.get("pid", "?")} on '
+                f'{owner.get("host", "?")}, since {owner.get("started", "?")}): wait for it to end or train in '
+                f'another --work-dir; if that run is gone, delete {self.path}')
+
+    def acquire(self) -> WorkDirLock:
+        "Take the folder: an error naming the holder while a live run holds it; a dead process's lock is taken over."
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        owner = self.owner()
+        if owner is not None:
+            if not self._stale(owner): raise RuntimeError(self._in_use(owner))
+            message = (f'{self.path}: the run that held this work folder (pid {owner["pid"]}, started '
+                       f'{owner.get("started", "?")}) no longer runs; its lock is taken over')
+            if self.logger is None: warnings.warn(message, stacklevel=2)
+            else: self.logger.warning(message)
+            self.path.unlink(missing_ok=True)
+        try: fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError: raise RuntimeError(self._in_use(self.owner() or {})) from None
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write(json.dumps({**self.me, 'started': time.strftime('%Y-%m-%d %H:%M:%S')}))
+        return self
+
+    def release(self) -> None:
+        "Delete the lock file if this process holds it."
+        owner = self.owner() or {}
+        if (owner.get('pid'), owner.get('host')) == (self.me['pid'], self.me['host']): self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> WorkDirLock: return self.acquire()
+    def __exit__(self, *exc) -> None: self.release()

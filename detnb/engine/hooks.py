@@ -1,4 +1,4 @@
-"""The 20 points where code can join a run, and the hooks every detnb run uses: timing, logging, schedules, checkpoints, EMA, checks.
+"""The 20 points where code joins a run, and the hooks every run uses: timing, logging, schedules, checkpoints, checks.
 
 Docs: https://detnb.github.io/detnb/engine/hooks.html.md"""
 
@@ -311,6 +311,7 @@ class CheckpointHook(Hook):
                 raise KeyError(f'CheckpointHook: save_best={key!r} is not among the metrics {list(metrics)}')
             rule = self.rules.get(key) or self.rules.get('auto') or infer_rule(key)
             score, best = float(metrics[key]), self.best.get(key)
+            if math.isnan(score): continue  # a NaN metric is never the best
             better = best is None or (score > best['score'] if rule == 'greater' else score < best['score'])
             if not better: continue
             step = f'epoch_{runner.epoch}' if self.by_epoch else f'iter_{runner.iter}'
@@ -451,8 +452,12 @@ class EMAHook(Hook):
         if runner.resumed_from is not None and 'ema_state_dict' in checkpoint:
             self._swap_state_dicts(checkpoint)  # the training weights back into state_dict, for the model
             self.ema_model.load_state_dict(checkpoint['ema_state_dict'], strict=self.strict_load)
-        else:  # fine-tuning or testing: the averaged model starts from the checkpoint's (averaged) weights
-            load_model_state(self.ema_model.module, copy.deepcopy(checkpoint['state_dict']), strict=self.strict_load)
+            return
+        if runner.resumed_from is not None:
+            runner.logger.warning(f'{runner.resumed_from} was saved by a run without EMAHook: the moving average '
+                                  'starts afresh from its weights, and the run will not equal one with EMA throughout')
+        # fine-tuning or testing: the averaged model starts from the checkpoint's (averaged) weights
+        load_model_state(self.ema_model.module, copy.deepcopy(checkpoint['state_dict']), strict=self.strict_load)
 
 # %% ../../nbs/engine/04_hooks.ipynb #b824762c
 _CLASS_AGNOSTIC = ('RPNHead', 'GARPNHead', 'StageCascadeRPNHead', 'CascadeRPNHead')  # one "object" class

@@ -1,4 +1,4 @@
-"""`EpochBasedTrainLoop`, `IterBasedTrainLoop`, `ValLoop` and `TestLoop`: what runs in which order, and where the hooks are called.
+"""`EpochBasedTrainLoop`, `IterBasedTrainLoop`, `ValLoop` and `TestLoop`: what runs in which order, and the hooks.
 
 Docs: https://detnb.github.io/detnb/engine/loops.html.md"""
 

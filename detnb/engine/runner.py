@@ -1,4 +1,4 @@
-"""One object that builds everything a config describes (model, data, optimizer, schedules, hooks) and trains, validates or tests.
+"""One object that builds what a config describes (model, data, optimizer, schedules, hooks) and trains or tests.
 
 Docs: https://detnb.github.io/detnb/engine/runner.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://detnb.github.io/detnb/engine/runner.html.md"""
 
 # %% ../../nbs/engine/00_runner.ipynb #fff9209c
 from __future__ import annotations
-import copy, multiprocessing, os, random, sys, time
+import contextlib, copy, multiprocessing, os, random, sys, time, warnings
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -20,13 +20,14 @@ import detnb
 from ..config import Config
 from ..registry import (DATASETS, DATA_SAMPLERS, EVALUATOR, FUNCTIONS, HOOKS, LOG_PROCESSORS, LOOPS, MODELS,
                             RUNNERS, VISUALIZERS, import_custom_modules)
-from .checkpoint import (atomic_write_text, atomic_save, describe_load, find_latest_checkpoint,
-                                     get_rng_state, load_checkpoint_file, load_model_state, weights_to_cpu)
+from .checkpoint import (WorkDirLock, atomic_write_text, atomic_save, describe_load,
+                                     find_latest_checkpoint, get_rng_state, load_checkpoint_file, load_model_state,
+                                     nonfinite_tensors, weights_to_cpu)
 from .dist import (DetDistributedDataParallel, all_gather_object, broadcast_object, get_device,
                                get_dist_info, init_dist, is_distributed, is_main_process, sync_random_seed,
                                unwrap_model)
 from .evaluator import Evaluator
-from .hooks import STAGES, Hook, get_priority
+from .hooks import STAGES, EMAHook, Hook, get_priority
 from .logging import MessageHub, build_logger, collect_env, format_env
 from .loops import BaseLoop, EpochBasedTrainLoop
 from .optim import OptimWrapper, build_optim_wrapper
@@ -79,7 +80,8 @@ def batch_size_of(loader: DataLoader) -> int:
 DEFAULT_HOOKS = dict(runtime_info=dict(type='RuntimeInfoHook'), timer=dict(type='IterTimerHook'),
                      sampler_seed=dict(type='DistSamplerSeedHook'), logger=dict(type='LoggerHook'),
                      param_scheduler=dict(type='ParamSchedulerHook'),
-                     checkpoint=dict(type='CheckpointHook', interval=1))
+                     checkpoint=dict(type='CheckpointHook', interval=1),
+                     invalid_loss=dict(type='CheckInvalidLossHook', interval=1))  # a diverged run stops at once
 
 def _check_group(what: str, **values) -> bool:
     "True when all of `values` are given, False when none is; an error naming the missing ones otherwise."
@@ -343,8 +345,12 @@ class Runner:
         return self.world_size > 1
 
     def build_dataloader(self, cfg: Mapping | DataLoader, name: str = 'dataloader') -> DataLoader:
-        "A dataloader seeded by the run's seed."
-        return build_dataloader(cfg, self.seed, self.rank, name)
+        "A dataloader seeded by the run's seed; warnings of its dataset (counts of filtered images) go to the run log."
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            loader = build_dataloader(cfg, self.seed, self.rank, name)
+        for w in caught: self.logger.warning(f'{name}: {w.message}')  # the console and the log file
+        return loader
 
     def build_evaluator(self, evaluator: Evaluator | Mapping | Sequence) -> Evaluator:
         "An `Evaluator` from one metric config, a list of them, or `dict(type='Evaluator', metrics=[...])`."
@@ -401,6 +407,12 @@ class Runner:
         if save_param_scheduler and self._optimization_built:
             checkpoint['param_schedulers'] = [s.state_dict() for s in self.param_schedulers]
         self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
+        bad = [f'{key}.{name}' for key in ('state_dict', 'ema_state_dict')
+               for name in nonfinite_tensors(checkpoint.get(key, {}))]
+        if bad:
+            raise FloatingPointError(f'{Path(out_dir) / filename} is not saved: {len(bad)} weight tensors hold NaN or '
+                                     f'infinite values ({", ".join(bad[:5])}): training diverged (a lower learning '
+                                     'rate, a warm-up or gradient clipping may help)')
         return atomic_save(checkpoint, Path(out_dir) / filename)
 
     def load_checkpoint(self, filename: str | os.PathLike, strict: bool = False) -> dict:
@@ -415,9 +427,14 @@ class Runner:
     def resume(self, filename: str | os.PathLike, checkpoint: Mapping | None = None) -> None:
         "Restore model, optimizer, schedulers, progress and random states from `filename` (the loop must exist)."
         checkpoint = dict(checkpoint if checkpoint is not None else load_checkpoint_file(filename, logger=self.logger))
+        if 'ema_state_dict' in checkpoint and not any(isinstance(h, EMAHook) for h in self.hooks):
+            raise ValueError(f'{filename} was saved by a run with EMAHook, whose state_dict holds the averaged '
+                             'weights, not the trained ones: resume with the same EMAHook in custom_hooks, or start '
+                             'a new run from the averaged weights with load_from (without resume)')
         self.resumed_from = str(filename)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        load_model_state(unwrap_model(self.model), checkpoint['state_dict'], strict=True)
+        report = load_model_state(unwrap_model(self.model), checkpoint['state_dict'], strict=True)
+        if report['nonfinite_tensors']: self.logger.warning(f'resuming from {filename}: {describe_load(report)}')
         meta = checkpoint.get('meta') or {}
         for key in ('epoch', 'iter'):
             if key not in meta:
@@ -468,26 +485,41 @@ class Runner:
         name = Path(self.cfg.filename).name if self.cfg.filename else f'{self.experiment_name}.py'
         atomic_write_text(self.work_dir / name, self.cfg.pretty_text)
 
+    @contextlib.contextmanager
+    def _hold_work_dir(self):
+        "Hold the work folder's lock (rank 0) during the `with` block; every process raises when another run holds it."
+        lock, refusal = WorkDirLock(self.work_dir, self.logger), None
+        if is_main_process():
+            try: lock.acquire()
+            except RuntimeError as e: refusal = str(e)
+        refusal = broadcast_object(refusal)
+        if refusal is not None: raise RuntimeError(refusal)
+        try: yield
+        finally:
+            if is_main_process(): lock.release()
+
     def train(self) -> nn.Module:
-        "Train as the config says (resuming when asked); returns the model."
+        "Train as the config says (resuming when asked), holding the work folder; returns the model."
         if not self._has_train:
             raise RuntimeError('train() needs train_dataloader, train_cfg and optim_wrapper in the config')
-        resume_path, checkpoint = self._checkpoint_to_resume()
-        if checkpoint is not None:
-            seed = (checkpoint.get('meta') or {}).get('seed')
-            if seed is not None and seed != self.randomness['seed']:
-                self.logger.info(f'resuming: the seed of the checkpoint, {seed}, replaces {self.randomness["seed"]}')
-                self.set_randomness(**{**self.randomness, 'seed': seed})
-        self.build_optimization()
-        self.val_loop  # built now, so that a config error shows before training starts
-        if checkpoint is None: self._init_model_weights()
-        self.call_hook('before_run')
-        if checkpoint is not None: self.resume(resume_path, checkpoint)
-        elif self.load_from: self.load_checkpoint(self.load_from)
-        self.optim_wrapper.initialize_count_status(unwrap_model(self.model), self.iter, self.max_iters)
-        self._dump_config()
-        model = self.train_loop.run()
-        self.call_hook('after_run')
+        with self._hold_work_dir():
+            resume_path, checkpoint = self._checkpoint_to_resume()
+            if checkpoint is not None:
+                seed = (checkpoint.get('meta') or {}).get('seed')
+                if seed is not None and seed != self.randomness['seed']:
+                    self.logger.info(f'resuming: the seed of the checkpoint, {seed}, replaces '
+                                     f'{self.randomness["seed"]}')
+                    self.set_randomness(**{**self.randomness, 'seed': seed})
+            self.build_optimization()
+            self.val_loop  # built now, so that a config error shows before training starts
+            if checkpoint is None: self._init_model_weights()
+            self.call_hook('before_run')
+            if checkpoint is not None: self.resume(resume_path, checkpoint)
+            elif self.load_from: self.load_checkpoint(self.load_from)
+            self.optim_wrapper.initialize_count_status(unwrap_model(self.model), self.iter, self.max_iters)
+            self._dump_config()
+            model = self.train_loop.run()
+            self.call_hook('after_run')
         return model
 
     def _evaluate(self, mode: str) -> dict:

@@ -471,9 +471,8 @@ def build_param_scheduler(
     kind = cfg.pop('type', None)
     cls = PARAM_SCHEDULERS.get(kind) if isinstance(kind, str) else kind
     if cls is None:
-        raise (
-            PARAM_SCHEDULERS._unknown(kind) if isinstance(kind, str) else KeyError(f'the config has no "type": {cfg!r}')
-        )
+        if isinstance(kind, str): raise PARAM_SCHEDULERS.unknown_key_error(kind)
+        raise KeyError(f'the config has no "type": {cfg!r}')
     return cls.build_iter_from_epoch(optimizer, epoch_length=cfg.pop('epoch_length', None) or epoch_length, **cfg)
 
 def build_param_schedulers(

@@ -14,6 +14,8 @@ import torch
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval, Params
+from ..datasets.base import load_annotation_file
+from ..datasets.coco import check_coco_json
 from ..engine.evaluator import BaseMetric
 from .recall import eval_recalls
 from ..utils import format_table, print_log
@@ -352,6 +354,11 @@ def coco_results(preds: Sequence[dict],  # per image: img_id, bboxes (x1, y1, x2
         if len(labels) and (labels.min() < 0 or labels.max() >= len(cat_ids)):
             raise ValueError(f"CocoMetric: image {pred['img_id']!r} has labels {sorted(set(labels.tolist()))} "
                              f"outside 0..{len(cat_ids) - 1}")
+        boxes = np.asarray(pred['bboxes'], np.float64).reshape(-1, 4)
+        wrong = ~np.isfinite(boxes).all(1) | ~np.isfinite(pred['scores'])
+        if wrong.any():
+            raise ValueError(f"CocoMetric: image {pred['img_id']!r} has {int(wrong.sum())} predictions with a NaN or "
+                             'infinite box or score (a model that diverged?); they cannot be ranked or matched')
         boxes, cats = _xywh(pred['bboxes']).tolist(), cat_ids[labels].tolist()
         scores = pred['scores'].astype(np.float64).tolist()
         out['bbox'] += [dict(image_id=pred['img_id'], bbox=b, score=s, category_id=c)
@@ -425,8 +432,12 @@ class CocoMetric(BaseMetric):
         self._coco_api = None if ann_file is None else self._load_ann_file(ann_file)
 
     def _load_ann_file(self, ann_file: str) -> COCO:
+        "The ground truth, checked (unique ids, finite boxes: both backends then agree) and indexed."
         if not os.path.isfile(ann_file): raise FileNotFoundError(f'CocoMetric: ann_file {ann_file} does not exist')
-        coco = _quietly(COCO, str(ann_file))
+        coco = COCO()
+        coco.dataset = load_annotation_file(ann_file)
+        check_coco_json(coco.dataset, ann_file, for_metric=True)
+        _quietly(coco.createIndex)
         if self.sort_categories:
             coco.dataset['categories'] = sorted(coco.dataset['categories'], key=lambda c: c['id'])
             coco.cats = {c['id']: c for c in coco.dataset['categories']}

@@ -1,4 +1,4 @@
-"""Resize, flip, crop, pad, expand, affine warps and the annotation filter, keeping image, boxes, masks and segmentation in step.
+"""Resize, flip, crop, pad, expand, affine warps and the annotation filter, keeping images and annotations in step.
 
 Docs: https://detnb.github.io/detnb/datasets/transforms/geometric.html.md"""
 

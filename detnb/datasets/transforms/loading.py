@@ -193,14 +193,18 @@ class LoadImageFromFile(BaseTransform):
             raise ValueError(f"imdecode_backend must be 'cv2' or 'pillow', got {imdecode_backend!r}")
         self.to_float32, self.color_type, self.imdecode_backend = to_float32, color_type, imdecode_backend
         self.ignore_empty, self.backend_args = ignore_empty, backend_args
+        self.num_ignored = 0  # images this loader dropped (in this process: each dataloader worker counts its own)
 
     def transform(self, results: dict) -> dict | None:
         if 'img_path' not in results:
             raise KeyError(f'LoadImageFromFile needs results["img_path"]; got keys {list(results)}')
         try: img = imread(results['img_path'], self.color_type, self.imdecode_backend)
-        except (FileNotFoundError, ValueError):
-            if self.ignore_empty: return None
-            raise
+        except (FileNotFoundError, ValueError) as e:
+            if not self.ignore_empty: raise
+            self.num_ignored += 1
+            warnings.warn(f'LoadImageFromFile: {e}; ignore_empty=True, so another image takes its place '
+                          f'({self.num_ignored} skipped so far by this loader in this process)', stacklevel=2)
+            return None
         if self.to_float32: img = img.astype(np.float32)
         results['img'] = img
         results['img_shape'] = results['ori_shape'] = img.shape[:2]
