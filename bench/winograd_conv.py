@@ -1,7 +1,9 @@
 """detnb's `conv2d` (NNPACK's Winograd F(6x6, 3x3) kernel where `winograd_applies`) against `F.conv2d`, on the CPU.
 
 A dense head's tower: eight 3x3 convolutions of 256 channels with ReLU, one NCHW image, at inference, for
-square maps of growing size; then one convolution with each output width a head uses (80: FCOS's classifier,
+square maps of growing size; the same tower on a channels-last map (the layout FPN's laterals and levels arrive
+in from a channels-last backbone: `conv2d` copies it to NCHW once, at the first convolution, where `F.conv2d` runs
+channels-last throughout); then one convolution with each output width a head uses (80: FCOS's classifier,
 256: a tower convolution, 720: RetinaNet's classifier, which stays direct: see `WINOGRAD_MAX_CHANNEL_PAIRS`).
 Both sides run the same weights in the same process, alternating, median over the iterations; the largest
 difference between the two outputs, relative to the output's range, is printed beside the time ratio.
@@ -48,13 +50,15 @@ def main():
     print(f'CPU, {args.threads} threads, torch {torch.__version__}, one NCHW image, median of {args.iters}')
     print(f'{"map":>9} {"layers":>14} {"NNPACK":>7} {"F.conv2d ms":>12} {"conv2d ms":>10} {"ratio":>7} {"rel. diff":>10}')
     with torch.no_grad():
-        for size in (32, 40, 48, 64, 100):
-            x = torch.randn(1, 256, size, size)
-            direct = timed(lambda: tower(F.conv2d, x, weights, biases), args.iters)
-            ours = timed(lambda: tower(conv2d, x, weights, biases), args.iters)
-            diff = relative(tower(conv2d, x, weights, biases), tower(F.conv2d, x, weights, biases))
-            print(f'{size:>4}x{size:<4} {"8 x 256->256":>14} {str(winograd_applies(x, weights[0], 1, 1)):>7} '
-                  f'{direct * 1e3:>12.1f} {ours * 1e3:>10.1f} {ours / direct:>6.3f}x {diff:>10.1e}', flush=True)
+        for layout, sizes in ((torch.contiguous_format, (32, 40, 48, 64, 100)), (torch.channels_last, (48, 64, 100))):
+            for size in sizes:
+                x = torch.randn(1, 256, size, size).contiguous(memory_format=layout)
+                direct = timed(lambda: tower(F.conv2d, x, weights, biases), args.iters)
+                ours = timed(lambda: tower(conv2d, x, weights, biases), args.iters)
+                diff = relative(tower(conv2d, x, weights, biases), tower(F.conv2d, x, weights, biases))
+                name = f'{size}x{size}' + (' NHWC' if layout == torch.channels_last else '')
+                print(f'{name:>9} {"8 x 256->256":>14} {str(winograd_applies(x, weights[0], 1, 1)):>7} '
+                      f'{direct * 1e3:>12.1f} {ours * 1e3:>10.1f} {ours / direct:>6.3f}x {diff:>10.1e}', flush=True)
         x = torch.randn(1, 256, 64, 64)
         for out_channels in (80, 256, 720):
             w, b = torch.randn(out_channels, 256, 3, 3) * 0.02, torch.zeros(out_channels)

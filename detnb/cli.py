@@ -6,12 +6,15 @@ Docs: https://detnb.github.io/detnb/cli.html.md"""
 
 # %% ../nbs/89_cli.ipynb #1e935346
 from __future__ import annotations
-import argparse, importlib, sys
+import argparse, difflib, importlib, os, sys, warnings
+from pathlib import Path
 from typing import Callable, NamedTuple
 import detnb
 
 # %% auto #0
-__all__ = ['COMMANDS', 'Command', 'load', 'add_print_config_arguments', 'print_config', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'USER_ERRORS', 'Command', 'load', 'add_print_config_arguments', 'print_config', 'shipped_configs',
+           'suggest_configs', 'check_config_path', 'add_list_configs_arguments', 'list_configs', 'build_parser',
+           'error_line', 'main']
 
 # %% ../nbs/89_cli.ipynb #4d5751aa
 class Command(NamedTuple):
@@ -21,12 +24,33 @@ class Command(NamedTuple):
     help: str  # one line, shown by `detnb --help` without importing anything
 
 COMMANDS: dict[str, Command] = {
+    'analyze-logs': Command('detnb.tools.analyze_logs:add_analyze_logs_arguments',
+                            'detnb.tools.analyze_logs:run_analyze_logs',
+                            'plot_curve: draw logged losses/metrics of runs; cal_train_time: time per iteration'),
     'browse-dataset': Command('detnb.visualization.browse:add_browse_arguments',
                               'detnb.visualization.browse:run_browse',
                               'draw the samples of a dataset after its training pipeline, to a folder and/or the '
                               'screen'),
+    'confusion-matrix': Command('detnb.tools.confusion_matrix:add_confusion_matrix_arguments',
+                                'detnb.tools.confusion_matrix:run_confusion_matrix',
+                                'draw the normalized confusion matrix (with background) of a results file'),
+    'download': Command('detnb.apis.model_zoo:add_download_arguments', 'detnb.apis.model_zoo:run_download',
+                        "download checkpoints of the model zoo (or mmdet://, open-mmlab://, torchvision:// "
+                        "addresses) into detnb's cache"),
+    'eval-metric': Command('detnb.tools.eval_metric:add_eval_metric_arguments',
+                           'detnb.tools.eval_metric:run_eval_metric',
+                           "evaluate a saved results file (.pkl of test --out, or COCO json) with the config's metric"),
+    'get-flops': Command('detnb.tools.get_flops:add_get_flops_arguments', 'detnb.tools.get_flops:run_get_flops',
+                         "FLOPs and parameters of a config's model at an input shape, per module"),
     'infer': Command('detnb.apis.inference:add_infer_arguments', 'detnb.apis.inference:run_infer',
                      'detect objects in an image or a folder of images; save drawn images and JSON predictions'),
+    'list-configs': Command('detnb.cli:add_list_configs_arguments', 'detnb.cli:list_configs',
+                            'list the configs shipped in the package (detnb::name), those containing FILTER'),
+    'list-models': Command('detnb.apis.model_zoo:add_list_models_arguments', 'detnb.apis.model_zoo:run_list_models',
+                           'list the pretrained models of the zoo (COCO box AP, parameters, verified), those '
+                           'containing FILTER'),
+    'make-shapes': Command('detnb.apis.quickstart:add_make_shapes_arguments', 'detnb.apis.quickstart:run_make_shapes',
+                           "generate the shapes data set where the quickstart config reads it (data/shapes/)"),
     'print-config': Command('detnb.cli:add_print_config_arguments', 'detnb.cli:print_config',
                             'print the fully resolved config of CONFIG'),
     'quickstart': Command('detnb.apis.quickstart:add_quickstart_arguments', 'detnb.apis.quickstart:run_quickstart',
@@ -50,7 +74,9 @@ def add_print_config_arguments(p: argparse.ArgumentParser) -> None:
     "The options of `detnb print-config` (those of MMDetection's tools/misc/print_config.py)."
     p.add_argument('config', help='config file path, or detnb::name for a config shipped in the package')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                   help='override config keys, e.g. model.backbone.depth=101 train_dataloader.batch_size=4')
+                   help='override config keys, e.g. model.backbone.depth=101 train_dataloader.batch_size=4'
+                   ' (a key the config lacks is an error: +KEY=VALUE adds one;'
+                   ' data_root=DIR moves the paths made from it)')
 
 def print_config(args: argparse.Namespace) -> int:
     "`detnb print-config`: print the config with its `_base_` files merged and the overrides applied."
@@ -60,18 +86,70 @@ def print_config(args: argparse.Namespace) -> int:
     print(cfg.pretty_text)
     return 0
 
+# %% ../nbs/89_cli.ipynb #6bdfa288
+def shipped_configs(include_base: bool = False,  # also the `_base_/` files, which configs inherit from
+                   ) -> list[str]:
+    "The `detnb::` names of the configs shipped in the package, sorted."
+    from detnb.config import PACKAGE_PREFIX, package_configs_dir
+    root = package_configs_dir()
+    names = sorted(p.relative_to(root).as_posix() for p in root.rglob('*.py') if p.name != '__init__.py')
+    return [PACKAGE_PREFIX + n for n in names if include_base or not n.startswith('_base_/')]
+
+def suggest_configs(name: str, n: int = 3) -> list[str]:
+    "The shipped configs whose names (or file names) are closest to `name`, best first."
+    from detnb.config import PACKAGE_PREFIX
+    by_path = {c.removeprefix(PACKAGE_PREFIX): c for c in shipped_configs(include_base=True)}
+    close = difflib.get_close_matches(name.removeprefix(PACKAGE_PREFIX), list(by_path), n=n, cutoff=0.6)
+    if not close:  # a path of one's own: compare the file names
+        by_file = {Path(p).name: p for p in by_path}
+        close = [by_file[f] for f in difflib.get_close_matches(Path(name).name, list(by_file), n=n, cutoff=0.6)]
+    return [by_path[p] for p in close]
+
+def check_config_path(name: str) -> None:
+    "`FileNotFoundError` naming the closest shipped configs when the config `name` does not exist."
+    from detnb.config import resolve_config_path
+    try: resolve_config_path(name)
+    except FileNotFoundError as e:
+        close = suggest_configs(name, n=1)
+        hint = (f'; did you mean {close[0]}?' if close
+                else '; `detnb list-configs` lists the configs shipped in the package')
+        raise FileNotFoundError(f'{e}{hint}') from None
+
+def add_list_configs_arguments(p: argparse.ArgumentParser) -> None:
+    "The options of `detnb list-configs`."
+    p.add_argument('filter', nargs='?', default='', help='show only the names containing FILTER (any case)')
+    p.add_argument('--all', action='store_true', help='also the _base_ files that configs inherit from')
+
+def list_configs(args: argparse.Namespace) -> int:
+    "`detnb list-configs`: print the shipped configs' `detnb::` names, one a line; 1 when none contains the filter."
+    names = [c for c in shipped_configs(args.all) if args.filter.lower() in c.lower()]
+    if not names:
+        print(f'detnb list-configs: no shipped config contains {args.filter!r}', file=sys.stderr)
+        return 1
+    print('\n'.join(names))
+    return 0
+
 # %% ../nbs/89_cli.ipynb #da593db0
+USER_ERRORS = (OSError, LookupError, ValueError, TypeError, SyntaxError, ImportError)
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     "The `detnb` parser: every command with its help line, and the arguments of `command` (its module imported)."
     if command is not None and command not in COMMANDS:
         raise KeyError(f'no detnb command {command!r}; the commands are {", ".join(COMMANDS)}')
-    parser = argparse.ArgumentParser(prog='detnb', description='detnb: a literate object-detection toolbox')
+    parser = argparse.ArgumentParser(prog='detnb', description='detnb: a literate object-detection toolbox',
+                                     epilog='An error prints one line (exit status 2); DETNB_DEBUG=1 shows the '
+                                            'traceback.')
     parser.add_argument('--version', action='version', version=f'detnb {detnb.__version__}')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name, cmd in COMMANDS.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)
         if name == command: load(cmd.arguments)(p)
     return parser
+
+def error_line(e: BaseException) -> str:
+    "The message of `e` as one line shows it (a `KeyError`'s without the quotes `str` adds)."
+    message = e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 else str(e)
+    return str(message) or type(e).__name__
 
 def main(argv: list[str] | None = None) -> int:
     "Run `detnb COMMAND ...` (`argv`, default: the process's arguments); returns the exit status."
@@ -82,7 +160,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return load(COMMANDS[args.command].run)(args) or 0
+    prog, debug = f'detnb {args.command}', os.environ.get('DETNB_DEBUG', '') not in ('', '0')
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f'{prog}: warning: {message}', file=sys.stderr)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            if isinstance(getattr(args, 'config', None), str): check_config_path(args.config)
+            return load(COMMANDS[args.command].run)(args) or 0
+    except KeyboardInterrupt:
+        if debug: raise
+        print(f'{prog}: interrupted', file=sys.stderr)
+        return 130
+    except USER_ERRORS as e:
+        if debug: raise
+        print(f'{prog}: error: {error_line(e)}', file=sys.stderr)
+        return 2
 
 # %% ../nbs/89_cli.ipynb #83803ed8
 if __name__ == '__main__': sys.exit(main())  # python -m detnb.cli

@@ -23,11 +23,11 @@ __all__ = ['KERNEL_FILES', 'NVRTC_OPTIONS', 'KERNEL_OVERLAP_MODES', 'NMS_BLOCK',
            'FOCAL_BLOCK_ELEMENTS', 'kernel_dir', 'kernel_source', 'nvrtc_compile', 'Kernels', 'ops_fallback_forced',
            'use_kernels', 'CupyKernels', 'cuda_kernels', 'grid_stride_shape', 'launch_bbox_overlaps', 'bbox_overlaps',
            'launch_nms', 'nms', 'offset_boxes_by_class', 'batched_nms', 'soft_nms_reference', 'launch_soft_nms',
-           'soft_nms', 'sigmoid_focal_loss_torch', 'AnalyticSigmoidFocalLossFunction', 'sigmoid_focal_loss_analytic',
-           'SigmoidFocalLossFunction', 'launch_sigmoid_focal_loss', 'sigmoid_focal_loss']
+           'soft_nms', 'batched_soft_nms', 'sigmoid_focal_loss_torch', 'AnalyticSigmoidFocalLossFunction',
+           'sigmoid_focal_loss_analytic', 'SigmoidFocalLossFunction', 'launch_sigmoid_focal_loss', 'sigmoid_focal_loss']
 
 # %% ../nbs/05_ops.ipynb #3ae5bcd6
-KERNEL_FILES = ('bbox_overlaps', 'nms', 'soft_nms', 'focal_loss')  # the files in ops/, without `.cu`
+KERNEL_FILES = ('bbox_overlaps', 'nms', 'soft_nms', 'focal_loss', 'ms_deform_attn')  # ops/*.cu
 
 def kernel_dir():
     "The folder holding the `.cu` files: the installed `detnb.kernels`, or `ops/` of an uninstalled checkout."
@@ -38,7 +38,8 @@ def kernel_source(name: str) -> str:
     "The CUDA C text of `ops/{name}.cu`."
     if name not in KERNEL_FILES: raise ValueError(f'unknown kernel file {name!r}: expected one of {KERNEL_FILES}')
     path = kernel_dir() / f'{name}.cu'
-    if not path.is_file(): raise FileNotFoundError(f'{path} is missing: this detnb was installed without its kernels (ops/*.cu)')
+    if not path.is_file(): raise FileNotFoundError(f'{path} is missing: this detnb was installed without its kernels '
+                                                   '(ops/*.cu)')
     return path.read_text()
 
 # %% ../nbs/05_ops.ipynb #f2eea3e1
@@ -53,7 +54,8 @@ def nvrtc_compile(name: str,  # a kernel file, one of `KERNEL_FILES`
     try:
         try: nvrtc.compileProgram(program, [*NVRTC_OPTIONS, f'--gpu-architecture=sm_{arch}'])
         except nvrtc.NVRTCError as error:
-            raise RuntimeError(f'NVRTC failed on ops/{name}.cu for sm_{arch}:\n{nvrtc.getProgramLog(program)}') from error
+            log = nvrtc.getProgramLog(program)
+            raise RuntimeError(f'NVRTC failed on ops/{name}.cu for sm_{arch}:\n{log}') from error
         return nvrtc.getCUBIN(program)
     finally: nvrtc.destroyProgram(program)
 
@@ -83,16 +85,19 @@ class CupyKernels:
     def __init__(self, name: str, device: torch.device):
         cupy = _cupy()
         self.name, self.device = name, device
-        with cupy.cuda.Device(device.index): self.module = cupy.RawModule(code=kernel_source(name), options=NVRTC_OPTIONS)
+        with cupy.cuda.Device(device.index):
+            self.module = cupy.RawModule(code=kernel_source(name), options=NVRTC_OPTIONS)
         self.max_threads = 1024
         self.max_blocks = 32 * torch.cuda.get_device_properties(device).multi_processor_count
         self.functions = {}
 
     def __call__(self, kernel: str, grid: tuple, block: tuple, args: tuple) -> None:
         cupy = _cupy()
-        with cupy.cuda.Device(self.device.index), cupy.cuda.Stream.from_external(torch.cuda.current_stream(self.device)):
+        stream = cupy.cuda.Stream.from_external(torch.cuda.current_stream(self.device))
+        with cupy.cuda.Device(self.device.index), stream:
             if kernel not in self.functions: self.functions[kernel] = self.module.get_function(kernel)
-            self.functions[kernel](grid, block, tuple(cupy.from_dlpack(a) if isinstance(a, Tensor) else a for a in args))
+            self.functions[kernel](grid, block, tuple(cupy.from_dlpack(a) if isinstance(a, Tensor) else a
+                                                      for a in args))
 
 @functools.cache
 def cuda_kernels(name: str, device: torch.device) -> CupyKernels:
@@ -110,13 +115,17 @@ KERNEL_OVERLAP_MODES = ('iou', 'iof', 'giou')  # the modes of ops/bbox_overlaps.
 def launch_bbox_overlaps(kernels: Kernels, bboxes1: Tensor, bboxes2: Tensor, mode: str = 'iou',
                          is_aligned: bool = False, eps: float = 1e-6) -> Tensor:
     "Box overlaps by the kernels of `ops/bbox_overlaps.cu`; arguments and result as `bbox_overlaps`."
-    if mode not in KERNEL_OVERLAP_MODES: raise ValueError(f'bbox_overlaps kernel: mode {mode!r} is not one of {KERNEL_OVERLAP_MODES}')
+    if mode not in KERNEL_OVERLAP_MODES:
+        raise ValueError(f'bbox_overlaps kernel: mode {mode!r} is not one of {KERNEL_OVERLAP_MODES}')
     if bboxes1.dim() < 2 or bboxes2.dim() < 2 or bboxes1.shape[-1] != 4 or bboxes2.shape[-1] != 4:
-        raise ValueError(f'bbox_overlaps: boxes must be [..., n, 4], got {tuple(bboxes1.shape)} and {tuple(bboxes2.shape)}')
+        raise ValueError(f'bbox_overlaps: boxes must be [..., n, 4], got {tuple(bboxes1.shape)} and '
+                         f'{tuple(bboxes2.shape)}')
     rows, cols = bboxes1.shape[-2], bboxes2.shape[-2]
-    if is_aligned and rows != cols: raise ValueError(f'bbox_overlaps: is_aligned needs as many bboxes1 as bboxes2, got {rows} and {cols}')
+    if is_aligned and rows != cols: raise ValueError('bbox_overlaps: is_aligned needs as many bboxes1 as bboxes2, got '
+                                                     f'{rows} and {cols}')
     try: batch_shape = torch.broadcast_shapes(bboxes1.shape[:-2], bboxes2.shape[:-2])
-    except RuntimeError: raise ValueError(f'bbox_overlaps: batch shapes {tuple(bboxes1.shape[:-2])} and {tuple(bboxes2.shape[:-2])} do not broadcast') from None
+    except RuntimeError: raise ValueError(f'bbox_overlaps: batch shapes {tuple(bboxes1.shape[:-2])} and '
+                                          f'{tuple(bboxes2.shape[:-2])} do not broadcast') from None
     overlaps = bboxes1.new_empty((*batch_shape, rows) if is_aligned else (*batch_shape, rows, cols))
     if overlaps.numel() == 0: return overlaps
     bboxes1 = bboxes1.expand(*batch_shape, rows, 4).contiguous()
@@ -124,7 +133,8 @@ def launch_bbox_overlaps(kernels: Kernels, bboxes1: Tensor, bboxes2: Tensor, mod
     blocks, threads = grid_stride_shape(kernels, overlaps.numel())
     code, eps = np.int32(KERNEL_OVERLAP_MODES.index(mode)), np.float32(eps)
     if is_aligned:
-        kernels('bbox_overlaps_aligned', (blocks,), (threads,), (bboxes1, bboxes2, np.int64(overlaps.numel()), code, eps, overlaps))
+        kernels('bbox_overlaps_aligned', (blocks,), (threads,),
+                (bboxes1, bboxes2, np.int64(overlaps.numel()), code, eps, overlaps))
     else:
         batch = overlaps.numel() // (rows * cols)
         kernels('bbox_overlaps_pairwise', (blocks,), (threads,),
@@ -139,7 +149,8 @@ def bbox_overlaps(bboxes1: Tensor,  # [..., m, 4] boxes as x1, y1, x2, y2
                  ) -> Tensor:  # [..., m, n], or [..., m] when aligned
     "Overlaps of two sets of boxes: the kernel for float32 CUDA tensors, `detnb.boxes.bbox_overlaps` otherwise."
     if use_kernels(bboxes1) and bboxes2.dtype == torch.float32 and mode in KERNEL_OVERLAP_MODES:
-        return launch_bbox_overlaps(cuda_kernels('bbox_overlaps', bboxes1.device), bboxes1, bboxes2, mode, is_aligned, eps)
+        return launch_bbox_overlaps(cuda_kernels('bbox_overlaps', bboxes1.device), bboxes1, bboxes2, mode, is_aligned,
+                                    eps)
     return bbox_overlaps_torch(bboxes1, bboxes2, mode, is_aligned, eps)
 
 # %% ../nbs/05_ops.ipynb #12f29ef0
@@ -153,7 +164,8 @@ def launch_nms(kernels: Kernels, boxes: Tensor, scores: Tensor, iou_threshold: f
     n = sorted_boxes.shape[0]
     col_blocks = math.ceil(n / NMS_BLOCK)
     mask = boxes.new_empty((n, col_blocks), dtype=torch.int64)  # the bits of unsigned 64-bit words
-    kernels('nms_mask', (col_blocks, col_blocks), (NMS_BLOCK,), (sorted_boxes, np.int32(n), np.float64(iou_threshold), mask))
+    kernels('nms_mask', (col_blocks, col_blocks), (NMS_BLOCK,),
+            (sorted_boxes, np.int32(n), np.float64(iou_threshold), mask))
     removed = boxes.new_zeros(col_blocks, dtype=torch.int64)
     keep = boxes.new_empty(n, dtype=torch.uint8)
     threads = max(32, min(256, kernels.max_threads) // 32 * 32)
@@ -162,7 +174,8 @@ def launch_nms(kernels: Kernels, boxes: Tensor, scores: Tensor, iou_threshold: f
 
 def _check_nms_inputs(boxes: Tensor, scores: Tensor, op: str):
     if boxes.dim() != 2 or boxes.shape[1] != 4 or scores.shape != boxes.shape[:1]:
-        raise ValueError(f'{op}: boxes must be (n, 4) and scores (n,), got {tuple(boxes.shape)} and {tuple(scores.shape)}')
+        raise ValueError(f'{op}: boxes must be (n, 4) and scores (n,), got {tuple(boxes.shape)} and '
+                         f'{tuple(scores.shape)}')
 
 def nms(boxes: Tensor,  # (n, 4) as x1, y1, x2, y2
         scores: Tensor,  # (n,)
@@ -180,7 +193,8 @@ def offset_boxes_by_class(boxes: Tensor, idxs: Tensor) -> Tensor:
 
 def batched_nms(boxes: Tensor,  # (n, 4)
                 scores: Tensor,  # (n,)
-                idxs: Tensor,  # (n,) the class (or image) of each box: boxes of different idxs never suppress each other
+                # (n,) the class (or image) of each box: boxes of different idxs never suppress each other
+                idxs: Tensor,
                 iou_threshold: float,
                ) -> Tensor:  # (k,) int64 indices of the kept boxes, by decreasing score
     "NMS within each class: one kernel NMS over class-offset boxes on CUDA, `torchvision.ops.batched_nms` otherwise."
@@ -188,7 +202,8 @@ def batched_nms(boxes: Tensor,  # (n, 4)
     if idxs.shape != scores.shape: raise ValueError(f'batched_nms: idxs must be (n,), got {tuple(idxs.shape)}')
     if use_kernels(boxes):
         if boxes.shape[0] == 0: return boxes.new_empty(0, dtype=torch.int64)
-        return launch_nms(cuda_kernels('nms', boxes.device), offset_boxes_by_class(boxes, idxs), scores.float(), iou_threshold)
+        return launch_nms(cuda_kernels('nms', boxes.device), offset_boxes_by_class(boxes, idxs), scores.float(),
+                          iou_threshold)
     return torchvision.ops.batched_nms(boxes, scores, idxs, iou_threshold)
 
 # %% ../nbs/05_ops.ipynb #6072adc8
@@ -244,17 +259,34 @@ def soft_nms(boxes: Tensor,  # (n, 4) as x1, y1, x2, y2
                                                   sigma, min_score, method)
     return soft_nms_reference(boxes, scores, iou_threshold, sigma, min_score, method)
 
+# %% ../nbs/05_ops.ipynb #5b8c2f4e
+def batched_soft_nms(boxes: Tensor,  # (n, 4)
+                     scores: Tensor,  # (n,)
+                     idxs: Tensor,  # (n,) the class (or image) of each box: only boxes of the same idxs decay
+                     iou_threshold: float = 0.3, sigma: float = 0.5, min_score: float = 1e-3,
+                     method: str = 'linear') -> tuple[Tensor, Tensor]:
+    "Soft-NMS within each class, as one `soft_nms` over class-offset boxes: kept indices and their decayed scores."
+    _check_nms_inputs(boxes, scores, 'batched_soft_nms')
+    if idxs.shape != scores.shape: raise ValueError(f'batched_soft_nms: idxs must be (n,), got {tuple(idxs.shape)}')
+    if boxes.shape[0] == 0: return boxes.new_empty(0, dtype=torch.int64), scores.new_empty(0)
+    return soft_nms(offset_boxes_by_class(boxes, idxs), scores, iou_threshold, sigma, min_score, method)
+
 # %% ../nbs/05_ops.ipynb #2d0c1d3f
 REDUCTIONS = ('none', 'mean', 'sum')
 
 def _check_focal_args(pred: Tensor, target: Tensor, gamma: float, alpha: float, weight: Tensor | None, reduction: str):
     if pred.dim() != 2 or target.shape != pred.shape[:1]:
-        raise ValueError(f'sigmoid_focal_loss: pred must be (N, C) and target (N,), got {tuple(pred.shape)} and {tuple(target.shape)}')
-    if target.dtype != torch.int64: raise ValueError(f'sigmoid_focal_loss: target must hold int64 class indices, got {target.dtype}')
+        raise ValueError(f'sigmoid_focal_loss: pred must be (N, C) and target (N,), got {tuple(pred.shape)} and '
+                         f'{tuple(target.shape)}')
+    if target.dtype != torch.int64: raise ValueError('sigmoid_focal_loss: target must hold int64 class indices, got '
+                                                     f'{target.dtype}')
     if weight is not None and weight.shape not in (pred.shape[:1], (pred.shape[0], 1), pred.shape):
-        raise ValueError(f'sigmoid_focal_loss: weight must be (N,), (N, 1) or (N, C) for pred {tuple(pred.shape)}, got {tuple(weight.shape)}')
-    if reduction not in REDUCTIONS: raise ValueError(f'sigmoid_focal_loss: reduction {reduction!r} is not one of {REDUCTIONS}')
-    if not 0 <= alpha <= 1 or gamma < 0: raise ValueError(f'sigmoid_focal_loss: need 0 <= alpha <= 1 and gamma >= 0, got {alpha=}, {gamma=}')
+        raise ValueError(f'sigmoid_focal_loss: weight must be (N,), (N, 1) or (N, C) for pred {tuple(pred.shape)}, got '
+                         f'{tuple(weight.shape)}')
+    if reduction not in REDUCTIONS: raise ValueError(f'sigmoid_focal_loss: reduction {reduction!r} is not one of '
+                                                     f'{REDUCTIONS}')
+    if not 0 <= alpha <= 1 or gamma < 0:
+        raise ValueError(f'sigmoid_focal_loss: need 0 <= alpha <= 1 and gamma >= 0, got {alpha=}, {gamma=}')
 
 def _element_weight(weight: Tensor) -> Tensor:
     "A (N,) weight as (N, 1), so that it broadcasts over the classes."
@@ -278,7 +310,8 @@ FOCAL_BLOCK_ELEMENTS = 1 << 18  # elements of the logits per block: 1 MB of floa
 class AnalyticSigmoidFocalLossFunction(torch.autograd.Function):
     "The focal loss by blocks of rows, in in-place torch passes with its hand-derived gradient, saving only the inputs."
     @staticmethod
-    def forward(ctx, pred: Tensor, target: Tensor, weight: Tensor | None, gamma: float, alpha: float, reduction: str) -> Tensor:
+    def forward(ctx, pred: Tensor, target: Tensor, weight: Tensor | None, gamma: float, alpha: float,
+                reduction: str) -> Tensor:
         rows, cols = _positive_elements(pred, target)
         positive = pred[rows, cols]
         positive_loss = torch.sigmoid(-positive).pow_(gamma).mul_(F.softplus(-positive)).mul_(alpha)
@@ -288,7 +321,8 @@ class AnalyticSigmoidFocalLossFunction(torch.autograd.Function):
         for start, end, lo, hi in _row_blocks(pred, rows):
             block = pred[start:end]
             block_loss, p = _softplus_and_sigmoid(block, None if loss is None else loss[start:end])
-            block_loss.mul_(p.pow_(gamma)).mul_(1 - alpha)  # every element as a negative: (1 - alpha) p^gamma softplus(x)
+            # every element as a negative: (1 - alpha) p^gamma softplus(x)
+            block_loss.mul_(p.pow_(gamma)).mul_(1 - alpha)
             block_loss[rows[lo:hi] - start, cols[lo:hi]] = positive_loss[lo:hi]
             if weight is not None: block_loss.mul_(weight[start:end])
             if loss is None: total += block_loss.sum()
@@ -309,7 +343,8 @@ class AnalyticSigmoidFocalLossFunction(torch.autograd.Function):
         grad = torch.empty_like(pred)
         for start, end, lo, hi in _row_blocks(pred, rows):
             block_grad, p = _softplus_and_sigmoid(pred[start:end], grad[start:end])
-            block_grad.mul_(gamma).addcmul_(block_grad, p, value=-1).add_(p)  # p - gamma q log q = p + gamma (1 - p) softplus(x)
+            # p - gamma q log q = p + gamma (1 - p) softplus(x)
+            block_grad.mul_(gamma).addcmul_(block_grad, p, value=-1).add_(p)
             block_grad.mul_(p.pow_(gamma)).mul_(1 - alpha)  # (1 - alpha) p^gamma (p - gamma q log q)
             block_grad[rows[lo:hi] - start, cols[lo:hi]] = positive_grad[lo:hi]
             if weight is not None: block_grad.mul_(weight[start:end])
@@ -317,7 +352,7 @@ class AnalyticSigmoidFocalLossFunction(torch.autograd.Function):
         return grad, None, None, None, None, None
 
 def _row_blocks(pred: Tensor, rows: Tensor):
-    "`(start, end, lo, hi)` of each block of about `FOCAL_BLOCK_ELEMENTS` logits: its rows, and its slice of the sorted `rows`."
+    "`(start, end, lo, hi)` of each block of about `FOCAL_BLOCK_ELEMENTS` logits: its rows, its slice of `rows`."
     step = max(1, FOCAL_BLOCK_ELEMENTS // max(pred.shape[1], 1))
     starts = list(range(0, pred.shape[0], step))
     bounds = torch.searchsorted(rows, torch.tensor(starts + [pred.shape[0]], device=rows.device)).tolist()
@@ -350,7 +385,9 @@ class SigmoidFocalLossFunction(torch.autograd.Function):
         pred, target = pred.contiguous(), target.contiguous()
         # one float per row (strides 1, 0), per element (C, 1), or a single 1 for all (0, 0)
         if weight is None: weight, strides = pred.new_ones(1), (0, 0)
-        else: weight, strides = weight.to(pred).contiguous(), ((1, 0) if weight.numel() == pred.shape[0] else (pred.shape[1], 1))
+        else:
+            weight = weight.to(pred).contiguous()
+            strides = (1, 0) if weight.numel() == pred.shape[0] else (pred.shape[1], 1)
         args = (pred, target, weight, np.int64(strides[0]), np.int64(strides[1]), np.int64(pred.shape[0]),
                 np.int32(pred.shape[1]), np.float32(gamma), np.float32(alpha))
         blocks, threads = grid_stride_shape(kernels, pred.numel())
@@ -374,12 +411,13 @@ class SigmoidFocalLossFunction(torch.autograd.Function):
         grad_pred = torch.empty_like(pred)
         blocks, threads = grid_stride_shape(ctx.kernels, pred.numel())
         ctx.kernels('sigmoid_focal_loss_backward', (blocks,), (threads,),
-                    (pred, target, weight, *ctx.args, grad_loss, np.int64(ctx.reduction == 'none'), np.float32(scale), grad_pred))
+                    (pred, target, weight, *ctx.args, grad_loss, np.int64(ctx.reduction == 'none'), np.float32(scale),
+                     grad_pred))
         return grad_pred, None, None, None, None, None, None
 
 def launch_sigmoid_focal_loss(kernels: Kernels, pred: Tensor, target: Tensor, gamma: float = 2.0, alpha: float = 0.25,
                               weight: Tensor | None = None, reduction: str = 'mean') -> Tensor:
-    "The fused focal loss by the kernels of `ops/focal_loss.cu`, differentiable in `pred`. Arguments as `sigmoid_focal_loss`."
+    "The fused focal loss by the kernels of `ops/focal_loss.cu`, differentiable in `pred`; as `sigmoid_focal_loss`."
     _check_focal_args(pred, target, gamma, alpha, weight, reduction)
     if pred.numel() == 0: return sigmoid_focal_loss_torch(pred, target, gamma, alpha, weight, reduction)
     return SigmoidFocalLossFunction.apply(pred, target, weight, gamma, alpha, reduction, kernels)
@@ -392,7 +430,9 @@ def sigmoid_focal_loss(pred: Tensor,  # (N, C) logits
                        reduction: str = 'mean',  # 'none' (N, C), 'sum', or 'mean' over all N * C elements
                       ) -> Tensor:
     "Sigmoid focal loss (Lin et al. 2017): fused kernels for float32 CUDA tensors, the analytic torch path otherwise."
-    if weight is not None and weight.requires_grad: return sigmoid_focal_loss_torch(pred, target, gamma, alpha, weight, reduction)
+    if weight is not None and weight.requires_grad:
+        return sigmoid_focal_loss_torch(pred, target, gamma, alpha, weight, reduction)
     if use_kernels(pred):
-        return launch_sigmoid_focal_loss(cuda_kernels('focal_loss', pred.device), pred, target, gamma, alpha, weight, reduction)
+        return launch_sigmoid_focal_loss(cuda_kernels('focal_loss', pred.device), pred, target, gamma, alpha, weight,
+                                         reduction)
     return sigmoid_focal_loss_analytic(pred, target, gamma, alpha, weight, reduction)

@@ -24,7 +24,9 @@ def add_test_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--show-dir', metavar='DIR', help='draw the predictions on the images and save them in DIR')
     p.add_argument('--wait-time', type=float, default=2, help='seconds between images with --show')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                   help='override config keys, e.g. test_dataloader.batch_size=4')
+                   help='override config keys, e.g. test_dataloader.batch_size=4'
+                   ' (a key the config lacks is an error: +KEY=VALUE adds one;'
+                   ' data_root=DIR moves the paths made from it)')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default=None,
                    help="job launcher: 'pytorch' under torchrun (the default when torchrun's variables are set), "
                         "else 'none'")

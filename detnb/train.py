@@ -24,7 +24,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--resume', nargs='?', const='auto', metavar='CHECKPOINT',
                    help='resume from CHECKPOINT, or, without a value, from the latest checkpoint in the work folder')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                   help='override config keys, e.g. train_cfg.max_epochs=24 optim_wrapper.optimizer.lr=0.01')
+                   help='override config keys, e.g. train_cfg.max_epochs=24 optim_wrapper.optimizer.lr=0.01'
+                   ' (a key the config lacks is an error: +KEY=VALUE adds one;'
+                   ' data_root=DIR moves the paths made from it)')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default=None,
                    help="job launcher: 'pytorch' under torchrun (the default when torchrun's variables are set), "
                         "else 'none'")

@@ -39,7 +39,7 @@ PARTS = [('', 'Core'), ('datasets', 'Datasets'), ('datasets/transforms', 'Transf
          ('models/losses', 'Models: losses'), ('models/dense_heads', 'Models: dense heads'),
          ('models/roi_heads', 'Models: RoI heads'), ('models/detectors', 'Models: detectors'),
          ('engine', 'Engine'), ('evaluation', 'Evaluation'), ('visualization', 'Visualization'),
-         ('apis', 'APIs'), ('commands', 'Commands'),
+         ('apis', 'APIs'), ('tools', 'Analysis tools'), ('commands', 'Commands'),
          ('testing', 'Test tooling'), ('tutorials', 'Tutorials')]
 
 

@@ -1,6 +1,7 @@
 """The command line as separate processes: `detnb print-config` (a shipped config, an override, output that loads
-back), and what `detnb` imports: no torch for `detnb --help`, and no library module imports `detnb.cli`."""
-import subprocess, sys
+back), what `detnb` imports (no torch for `detnb --help`, and no library module imports `detnb.cli`), and what a
+user reads when something goes wrong: one line, exit status 2 (130 for Ctrl-C), the traceback with DETNB_DEBUG=1."""
+import os, subprocess, sys
 
 from detnb.config import Config
 
@@ -70,3 +71,52 @@ def test_console_script_help_lists_every_command(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith('usage: detnb ')
     assert all(name in result.stdout for name in COMMANDS)
+
+
+def detnb(*args: str, cwd, **env: str) -> subprocess.CompletedProcess:
+    "`detnb ARGS` in a fresh process, run from `cwd`, with `env` added to the environment."
+    return subprocess.run([sys.executable, '-m', 'detnb.cli', *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120, env={**os.environ, **env})
+
+
+def test_a_misspelled_config_is_one_line_with_did_you_mean(tmp_path):
+    result = detnb('train', 'detnb::retinanet/retinanet_r18_fpn_bcd.py', cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr.count('\n') == 1 and 'Traceback' not in result.stderr, result.stderr
+    assert result.stderr.startswith("detnb train: error: config file 'detnb::retinanet/retinanet_r18_fpn_bcd.py' not")
+    assert result.stderr.endswith('did you mean detnb::retinanet/retinanet_r18_fpn_bccd.py?\n'), result.stderr
+    # MMDetection's habit, a path into its repository: the shipped config of that file name is suggested
+    result = detnb('print-config', 'configs/fcos/fcos_r18_fpn_gn-head_bccd.py', cwd=tmp_path)
+    assert result.stderr.endswith('did you mean detnb::fcos/fcos_r18_fpn_gn-head_bccd.py?\n'), result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = detnb('print-config', 'nothing.py', cwd=tmp_path, DETNB_DEBUG='1')
+    assert result.returncode == 1 and 'Traceback (most recent call last)' in result.stderr
+    assert 'FileNotFoundError' in result.stderr and "config file 'nothing.py' not found" in result.stderr
+
+
+def test_list_configs(tmp_path):
+    result = detnb('list-configs', cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    names = result.stdout.split()
+    assert 'detnb::quickstart/fcos_r18_shapes.py' in names and 'detnb::retinanet/retinanet_r50_fpn_1x_coco.py' in names
+    assert all(n.startswith('detnb::') and '_base_' not in n for n in names)
+    for name in names: assert Config.fromfile(name).model  # every listed name loads and has a model
+    assert detnb('list-configs', 'fcos', cwd=tmp_path).stdout.split() == [n for n in names if 'fcos' in n]
+    assert 'detnb::_base_/default_runtime.py' in detnb('list-configs', '--all', 'runtime', cwd=tmp_path).stdout
+    none = detnb('list-configs', 'yolo', cwd=tmp_path)
+    assert none.returncode == 1 and none.stderr == "detnb list-configs: no shipped config contains 'yolo'\n"
+
+
+def test_ctrl_c_is_one_line_and_status_130(tmp_path):
+    # a command that receives a real SIGINT (what Ctrl-C sends) while it runs
+    (tmp_path / 'interrupted.py').write_text('import os, signal, time\ndef add(p): pass\n'
+                                             'def run(args):\n    os.kill(os.getpid(), signal.SIGINT)\n'
+                                             '    time.sleep(30)\n')
+    code = ('import sys; from unittest import mock; import detnb.cli as cli\n'
+            'with mock.patch.dict(cli.COMMANDS, wait=cli.Command("interrupted:add", "interrupted:run", "wait")):\n'
+            '    sys.exit(cli.main(["wait"]))')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                            env={**os.environ, 'PYTHONPATH': str(tmp_path)})
+    assert result.returncode == 130 and result.stderr == 'detnb wait: interrupted\n', result.stderr

@@ -29,3 +29,17 @@ def test_quickstart_meets_the_goal(tmp_path):
           f"mAP50 {summary['metrics']['coco/bbox_mAP_50']:.3f}, {summary['wall_time_s']:.0f} s, "
           f"{summary['num_threads']} threads")
     assert summary['metrics']['coco/bbox_mAP'] >= summary['goal']['bbox_mAP'] == 0.7
+
+
+def test_make_shapes_then_train_the_shipped_config(tmp_path):
+    # issue 19: `detnb train` of the quickstart config needs data/shapes/, which `detnb make-shapes` writes
+    made = subprocess.run([*detnb_command(), 'make-shapes', '--num-train', '8', '--num-val', '4'], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == ('shapes data set: 8 train / 4 val images in data/shapes\n'
+                           'train on it: detnb train detnb::quickstart/fcos_r18_shapes.py\n')
+    trained = subprocess.run([*detnb_command(), 'train', 'detnb::quickstart/fcos_r18_shapes.py',
+                              '--cfg-options', 'train_cfg.max_epochs=1'], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=600)
+    assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+    assert (tmp_path / 'work_dirs' / 'fcos_r18_shapes' / 'epoch_1.pth').is_file()

@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from ..config import Config
 from ..datasets.class_names import get_classes, get_palette
@@ -25,19 +26,57 @@ from ..structures import DetDataSample
 import detnb.visualization.visualizer  # registers DetLocalVisualizer, which VISUALIZERS.build makes
 
 # %% auto #0
-__all__ = ['ImageInput', 'IMAGE_EXTENSIONS', 'LoadImageFromNDArray', 'build_test_pipeline', 'init_detector', 'inference_detector',
+__all__ = ['MAX_IMAGE_PIXELS', 'ImageInput', 'IMAGE_EXTENSIONS', 'image_from_array', 'image_file_size', 'check_image_file',
+           'LoadImageFromNDArray', 'build_test_pipeline', 'head_num_classes', 'init_detector', 'inference_detector',
            'collect_inputs', 'pred_to_dict', 'DetInferencer', 'video_demo', 'add_infer_arguments', 'run_infer',
            'add_video_arguments', 'run_video']
+
+# %% ../../nbs/apis/00_inference.ipynb #2bd4dc4c
+MAX_IMAGE_PIXELS: int | None = 1024 * 1024 * 1024 // 4 // 3  # Pillow's default; None: no limit
+
+def image_from_array(img: Any) -> np.ndarray:
+    "`img` as a uint8 image (H x W, or H x W x 1 or 3), converted from uint16 or from floats in 0..255; else an error."
+    if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
+        shape = f' of shape {img.shape}' if isinstance(img, np.ndarray) else ''
+        raise TypeError(f'an image array must be H x W or H x W x C, got {type(img).__name__}{shape}')
+    if img.ndim == 3 and img.shape[2] not in (1, 3):
+        raise ValueError(f'an image array has 1 or 3 (BGR) channels, got {img.shape[2]}: drop alpha with img[..., :3]')
+    if img.size == 0: raise ValueError(f'the image array is empty: {img.shape[0]} x {img.shape[1]} pixels')
+    if img.dtype == np.uint8: return img
+    if img.dtype == np.uint16: return ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if not np.issubdtype(img.dtype, np.floating):
+        raise TypeError(f'image arrays of dtype {img.dtype} are not read: give uint8 (or uint16, or floats in 0..255)')
+    if not np.isfinite(img).all(): raise ValueError('the image array holds NaN or infinite values')
+    low, high = float(img.min()), float(img.max())
+    if high <= 1:
+        raise ValueError(f'the float image array lies in [{low:g}, {high:g}]: scaled to [0, 1]? detnb reads pixels '
+                         'in 0..255: give (img * 255).round().astype(np.uint8)')
+    if low < 0 or high > 255: raise ValueError(f'the float image array lies in [{low:g}, {high:g}], not in 0..255')
+    return np.rint(img).astype(np.uint8)
+
+def image_file_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    "`(width, height)` from an image file's header, no pixel decoded; None when Pillow cannot read the header."
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the size is checked by the caller, not by Pillow
+    try:
+        with Image.open(path) as im: return im.size
+    except Image.UnidentifiedImageError: return None
+    finally: Image.MAX_IMAGE_PIXELS = limit
+
+def check_image_file(path: str | os.PathLike, max_pixels: int | None = None) -> None:
+    "Refuse an image file of more than `max_pixels` pixels (0: no limit; None: `MAX_IMAGE_PIXELS`) before decoding."
+    limit = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels or None
+    size = image_file_size(path) if limit else None
+    if size is not None and size[0] * size[1] > limit:
+        raise ValueError(f'{path}: {size[0]} x {size[1]} = {size[0] * size[1]:,} pixels, more than the limit of '
+                         f'{limit:,} (a decompression bomb?); raise it with detnb infer --max-pixels N, or '
+                         'detnb.apis.inference.MAX_IMAGE_PIXELS')
 
 # %% ../../nbs/apis/00_inference.ipynb #f2f45fd4
 @TRANSFORMS.register_module()
 class LoadImageFromNDArray(LoadImageFromFile):
-    "Take `results['img']`, an image in memory (BGR uint8 H x W x 3), as the loaded image; `img_path` is None."
+    "Take `results['img']`, an image in memory (BGR uint8 H x W x 3, or as `image_from_array` converts), as loaded."
     def transform(self, results: dict) -> dict:
-        img = results.get('img')
-        if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
-            raise TypeError('LoadImageFromNDArray needs results["img"] to be an H x W (x C) array, got '
-                            f'{type(img).__name__}' + (f' of shape {img.shape}' if isinstance(img, np.ndarray) else ''))
+        img = image_from_array(results.get('img'))
         if self.to_float32: img = img.astype(np.float32)
         results['img'] = img
         results.setdefault('img_path', None)
@@ -80,6 +119,13 @@ def _config_dataset_meta(cfg: Mapping) -> dict:
         del meta['palette']  # the type's palette belongs to its own classes, not to a user's subset
     return meta
 
+def head_num_classes(model: nn.Module) -> int | None:
+    "The number of classes the model's heads predict: the first integer `num_classes` not of an RPN head; else None."
+    for module in model.modules():
+        n = getattr(module, 'num_classes', None)
+        if isinstance(n, int) and 'RPN' not in type(module).__name__: return n
+    return None
+
 def init_detector(config: str | os.PathLike | Config,  # config file, `detnb::` name or Config
                   checkpoint: str | os.PathLike | None = None,  # weights (a file or URL); None: as initialized
                   device: str | torch.device = 'cpu',
@@ -92,18 +138,31 @@ def init_detector(config: str | os.PathLike | Config,  # config file, `detnb::` 
     if 'model' not in cfg: raise KeyError(f'config {cfg.filename or "(in memory)"} has no model')
     import_custom_modules(cfg)
     model = MODELS.build(cfg.model)
-    meta = {}
+    meta, source = {}, f'the checkpoint {checkpoint}'
     if checkpoint is not None:
         ckpt = load_checkpoint_file(checkpoint, map_location='cpu')
         state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, Mapping) else ckpt
         report = load_model_state(model, state)
         if any(report.values()): warnings.warn(f'{checkpoint}: {describe_load(report)}')
         meta = {k.lower(): v for k, v in ((ckpt.get('meta') or {}).get('dataset_meta') or {}).items()}
-    if 'classes' not in meta: meta = {**_config_dataset_meta(cfg), **meta}
+    num_classes = head_num_classes(model)
+    if 'classes' not in meta: meta, source = {**_config_dataset_meta(cfg), **meta}, "the config's test dataset"
     if 'classes' not in meta:
-        warnings.warn('no class names in the checkpoint or the config: using the COCO classes')
-        meta['classes'] = get_classes('coco')
+        if num_classes in (None, 80):
+            warnings.warn('no class names in the checkpoint or the config: using the COCO classes')
+            meta['classes'] = get_classes('coco')
+        else:
+            warnings.warn(f'no class names in the checkpoint or the config: naming the {num_classes} classes by number')
+            meta['classes'] = tuple(str(i) for i in range(num_classes))
     meta['classes'] = tuple(meta['classes'])
+    if num_classes is not None and len(meta['classes']) != num_classes:
+        raise ValueError(f"{source} names {len(meta['classes'])} classes {meta['classes'][:6]}, but the model's head "
+                         f'predicts {num_classes} (num_classes={num_classes}): use the config the checkpoint was '
+                         'trained with, or set num_classes to the number of names')
+    if palette == 'none' and 'palette' in meta and len(meta['palette']) != len(meta['classes']):
+        warnings.warn(f"{source} has {len(meta['palette'])} palette colours for {len(meta['classes'])} classes: "
+                      'using generated colours')
+        del meta['palette']
     if palette != 'none' or 'palette' not in meta:
         meta['palette'] = get_palette(None if palette == 'none' else palette, len(meta['classes']))
     meta['palette'] = [tuple(int(c) for c in colour) for colour in meta['palette']]
@@ -117,6 +176,7 @@ def inference_detector(model: nn.Module,  # from `init_detector` (has `cfg`)
                        imgs: ImageInput | Sequence[ImageInput],  # image files and/or BGR arrays
                        test_pipeline: Compose | None = None,  # default: built from `model.cfg` for each kind of input
                        batch_size: int = 1,  # images per forward pass
+                       max_pixels: int | None = None,  # refuse larger image files; None: MAX_IMAGE_PIXELS, 0: no limit
                       ) -> DetDataSample | list[DetDataSample]:
     "Predictions for one image (a `DetDataSample`) or a list of images (a list), in original image pixels."
     single = isinstance(imgs, (str, os.PathLike, np.ndarray))
@@ -135,7 +195,10 @@ def inference_detector(model: nn.Module,  # from `init_detector` (has `cfg`)
         packed = []
         for i, img in enumerate(items[start:start + batch_size], start):
             array = isinstance(img, np.ndarray)
-            inputs = dict(img=img, img_id=i) if array else dict(img_path=os.fspath(img), img_id=i)
+            if array: inputs = dict(img=image_from_array(img), img_id=i)
+            else:
+                check_image_file(img, max_pixels)
+                inputs = dict(img_path=os.fspath(img), img_id=i)
             packed.append(pipeline(array)(inputs))
         batch = dict(inputs=[p['inputs'] for p in packed], data_samples=[p['data_samples'] for p in packed])
         with torch.no_grad(): results.extend(model.test_step(batch))
@@ -150,7 +213,7 @@ def collect_inputs(inputs: ImageInput | Sequence[ImageInput]) -> list[tuple[str,
     found, arrays = [], 0
     for item in items:
         if isinstance(item, np.ndarray):
-            found.append((f'{arrays:08d}.jpg', item)); arrays += 1
+            found.append((f'{arrays:08d}.jpg', image_from_array(item))); arrays += 1
         elif isinstance(item, (str, os.PathLike)):
             path = Path(item)
             if path.is_dir():
@@ -166,10 +229,14 @@ def collect_inputs(inputs: ImageInput | Sequence[ImageInput]) -> list[tuple[str,
         raise ValueError(f'several inputs have the same name {dupes[:3]}: their outputs would overwrite each other')
     return found
 
-def pred_to_dict(sample: DetDataSample) -> dict:
-    "The predictions of a sample as JSON-ready lists: `labels`, `scores`, `bboxes` and `masks` (COCO RLE)."
+def pred_to_dict(sample: DetDataSample,
+                 classes: Sequence[str] | None = None,  # the class names: adds `label_names`
+                ) -> dict:
+    "The predictions of a sample as JSON-ready lists: `labels`, `label_names`, `scores`, `bboxes`, `masks` (RLE)."
     pred = sample.pred_instances
-    out = dict(labels=pred.labels.tolist(), scores=pred.scores.tolist(), bboxes=pred.bboxes.tolist())
+    out = dict(labels=pred.labels.tolist())
+    if classes is not None: out['label_names'] = [classes[i] for i in out['labels']]
+    out.update(scores=pred.scores.tolist(), bboxes=pred.bboxes.tolist())
     if 'masks' in pred:
         masks = pred.masks.detach().cpu() if isinstance(pred.masks, torch.Tensor) else pred.masks
         out['masks'] = encode_rle(np.asarray(masks, np.uint8))
@@ -191,7 +258,11 @@ class DetInferencer:
             if not hasattr(model, 'cfg'):
                 raise ValueError('DetInferencer: the model has no cfg; build it with init_detector')
             self.model = model
-        else: self.model = init_detector(model, weights, device, palette=palette)
+        else:
+            if weights is None:
+                warnings.warn('no weights given: the detector has the random weights its config initializes (a '
+                              'pretrained backbone aside), so its predictions mean nothing; give a checkpoint')
+            self.model = init_detector(model, weights, device, palette=palette)
         vis_cfg = dict(self.model.cfg.get('visualizer') or dict(type='DetLocalVisualizer'))
         self.visualizer = VISUALIZERS.build({**vis_cfg, 'vis_backends': None})  # images go to out_dir/vis only
         self.visualizer.dataset_meta = self.model.dataset_meta
@@ -208,7 +279,8 @@ class DetInferencer:
                  no_save_vis: bool = False,
                  no_save_pred: bool = False,
                  return_vis: bool = False,  # also return the drawn RGB images
-                 print_result: bool = False) -> dict:
+                 print_result: bool = False,
+                 max_pixels: int | None = None) -> dict:  # refuse larger image files; None: MAX_IMAGE_PIXELS
         "Run the detector; returns `dict(predictions=[dict per image])` (+ `visualization`)."
         items = collect_inputs(inputs)
         out = None if out_dir is None else Path(out_dir)
@@ -216,9 +288,10 @@ class DetInferencer:
         bar = ProgressBar(len(items)) if self.show_progress and len(items) > 1 else None
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]
-            samples = inference_detector(self.model, [img for _, img in chunk], batch_size=batch_size)
+            samples = inference_detector(self.model, [img for _, img in chunk], batch_size=batch_size,
+                                         max_pixels=max_pixels)
             for (name, img), sample in zip(chunk, samples):
-                pred = pred_to_dict(sample)
+                pred = pred_to_dict(sample, self.model.dataset_meta['classes'])
                 predictions.append(pred)
                 save_vis = out is not None and not no_save_vis
                 if save_vis or show or return_vis:
@@ -299,7 +372,13 @@ def add_infer_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--no-save-vis', action='store_true', help='do not write drawn images')
     p.add_argument('--no-save-pred', action='store_true', help='do not write JSON predictions')
     p.add_argument('--print-result', action='store_true')
-    p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE', help='override config keys')
+    p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='override config keys'
+                   ' (a key the config lacks is an error: +KEY=VALUE adds one;'
+                   ' data_root=DIR moves the paths made from it)')
+    p.add_argument('--max-pixels', type=int, default=MAX_IMAGE_PIXELS,
+                   help='refuse image files of more pixels, from their header (decompression bombs); 0: no limit '
+                        '(default: %(default)s)')
 
 def run_infer(args: argparse.Namespace) -> int:
     "`detnb infer`: detect objects in the inputs with `DetInferencer`; say where the results are."
@@ -308,7 +387,7 @@ def run_infer(args: argparse.Namespace) -> int:
     inferencer = DetInferencer(cfg, args.weights, device=args.device, palette=args.palette)
     result = inferencer(args.inputs, out_dir=args.out_dir, pred_score_thr=args.pred_score_thr, show=args.show,
                         batch_size=args.batch_size, no_save_vis=args.no_save_vis, no_save_pred=args.no_save_pred,
-                        print_result=args.print_result)
+                        print_result=args.print_result, max_pixels=args.max_pixels)
     kept = (('vis', args.no_save_vis), ('preds', args.no_save_pred))
     written = [f'{args.out_dir}/{d}' for d, skip in kept if not skip]
     print(f"{len(result['predictions'])} images" + (f"; results in {', '.join(written)}" if written else ''))

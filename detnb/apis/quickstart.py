@@ -1,4 +1,4 @@
-"""`detnb quickstart`: generate a data set, train a detector on the CPU, evaluate it and look at its predictions, in one command.
+"""`detnb quickstart`: generate a data set, train a detector on the CPU, evaluate it and draw its predictions.
 
 Docs: https://detnb.github.io/detnb/apis/quickstart.html.md"""
 
@@ -6,21 +6,27 @@ Docs: https://detnb.github.io/detnb/apis/quickstart.html.md"""
 
 # %% ../../nbs/apis/02_quickstart.ipynb #bda49e29
 from __future__ import annotations
-import argparse, json, os, time
+import argparse, contextlib, importlib.util, io, json, logging, os, sys, time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 import cv2
 import numpy as np
 import torch
 from ..config import Config
 from ..datasets.shapes import make_shapes_dataset
 from ..engine.checkpoint import atomic_write_text, find_latest_checkpoint
+from ..engine.hooks import Hook
+from ..engine.logging import ProgressBar
 from ..structures import InstanceData
+from ..utils import format_table
 from ..visualization.visualizer import DetLocalVisualizer, imwrite
 
 # %% auto #0
-__all__ = ['QUICKSTART_CONFIG', 'GOAL_MAP', 'GOAL_SECONDS', 'compress_schedule', 'prepare_config', 'draw_predictions',
-           'format_summary', 'quickstart', 'add_quickstart_arguments', 'run_quickstart']
+__all__ = ['QUICKSTART_CONFIG', 'GOAL_MAP', 'GOAL_SECONDS', 'compress_schedule', 'shapes_params', 'prepare_config', 'make_shapes',
+           'draw_predictions', 'quiet_console', 'progress_bar', 'ConsoleProgressHook', 'metrics_table', 'goal_line',
+           'format_summary', 'quickstart', 'add_quickstart_arguments', 'run_quickstart', 'add_make_shapes_arguments',
+           'run_make_shapes']
 
 # %% ../../nbs/apis/02_quickstart.ipynb #c00c213d
 QUICKSTART_CONFIG = 'detnb::quickstart/fcos_r18_shapes.py'
@@ -46,6 +52,12 @@ def compress_schedule(cfg: Config, max_epochs: int) -> Config:
     cfg.train_cfg.val_interval = min(cfg.train_cfg.get('val_interval', 1), max_epochs)
     return cfg
 
+def shapes_params(cfg: Config, num_train: int | None = None, num_val: int | None = None) -> dict:
+    "The arguments of `make_shapes_dataset` in `cfg.shapes`, with `num_train` / `num_val` replaced when given."
+    if 'shapes' not in cfg:
+        raise KeyError(f'{cfg.filename or "the config"} has no `shapes` entry (the arguments of make_shapes_dataset)')
+    return dict(cfg.shapes, **{k: v for k, v in dict(num_train=num_train, num_val=num_val).items() if v is not None})
+
 def prepare_config(config: str | os.PathLike = QUICKSTART_CONFIG,  # a config with a `shapes` entry
                    work_dir: str | os.PathLike = 'work_dirs/quickstart',
                    data_root: str | os.PathLike | None = None,  # where to generate the data; None: detnb's cache
@@ -55,8 +67,7 @@ def prepare_config(config: str | os.PathLike = QUICKSTART_CONFIG,  # a config wi
     "The config with its shapes data set generated (or found) and the data loaders, metrics and work_dir pointed at it."
     cfg = Config.fromfile(config)
     if cfg_options: cfg.merge_from_arg_list(list(cfg_options))
-    if 'shapes' not in cfg: raise KeyError(f'{config} has no `shapes` entry (the arguments of make_shapes_dataset)')
-    shapes = dict(cfg.shapes, **{k: v for k, v in dict(num_train=num_train, num_val=num_val).items() if v is not None})
+    shapes = shapes_params(cfg, num_train, num_val)
     paths = make_shapes_dataset(root=data_root, **shapes)
     cfg.shapes, cfg.data_root = shapes, str(paths['root']) + os.sep
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -68,6 +79,16 @@ def prepare_config(config: str | os.PathLike = QUICKSTART_CONFIG,  # a config wi
     if max_epochs is not None: compress_schedule(cfg, max_epochs)
     cfg.work_dir = str(work_dir)
     return cfg, paths
+
+# %% ../../nbs/apis/02_quickstart.ipynb #cef6c30d
+def make_shapes(config: str | os.PathLike = QUICKSTART_CONFIG,  # a config with a `shapes` entry and a `data_root`
+                out: str | os.PathLike | None = None,  # the data set's folder; None: the config's `data_root`
+                num_train: int | None = None, num_val: int | None = None,  # None: the config's `shapes`
+               ) -> dict[str, Path]:
+    "Generate the shapes data set of `config` where its data loaders read it (or into `out`); returns its paths."
+    cfg = Config.fromfile(config)
+    if out is None and not cfg.get('data_root'): raise KeyError(f'{config} has no data_root: give the folder (--out)')
+    return make_shapes_dataset(root=out if out is not None else cfg.data_root, **shapes_params(cfg, num_train, num_val))
 
 # %% ../../nbs/apis/02_quickstart.ipynb #8b68bcf5
 def draw_predictions(model: torch.nn.Module,  # from `init_detector`
@@ -106,20 +127,75 @@ def _val_metrics(runner) -> dict[str, float]:
     return {k[len('val/'):]: float(hub.get_scalar(k).current()) for k in hub.log_scalars
             if k.startswith('val/') and k not in ('val/time', 'val/data_time')}
 
+def quiet_console(logger: logging.Logger, console: TextIO, level: int = logging.WARNING) -> None:
+    "Show `logger`'s lines on `console` from `level` up only; its log file keeps every line."
+    for handler in logger.handlers:
+        if type(handler) is logging.StreamHandler: handler.setStream(console); handler.setLevel(level)
+
+def progress_bar(total: int, desc: str, file: TextIO):
+    "A bar over `total` steps with the time left: tqdm's when tqdm is installed, else `ProgressBar` after `desc`."
+    if importlib.util.find_spec('tqdm') is not None:
+        from tqdm import tqdm
+        return tqdm(total=total, desc=desc, file=file, unit='batch')
+    print(desc, file=file, flush=True)
+    return ProgressBar(total, file=file)
+
+class ConsoleProgressHook(Hook):
+    "Draws a progress bar for each training epoch on `console` and prints the epoch's mean losses."
+    priority = 'VERY_LOW'
+
+    def __init__(self, console: TextIO):
+        self.console, self.bar, self.losses, self.epoch = console, None, {}, ''
+
+    def before_train_epoch(self, runner) -> None:
+        self.epoch, self.losses = f'epoch {runner.epoch + 1}/{runner.max_epochs}', {}
+        self.bar = progress_bar(len(runner.train_dataloader), self.epoch, self.console)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs: dict | None = None) -> None:
+        for k, v in (outputs or {}).items():
+            if k.startswith('loss'): self.losses.setdefault(k, []).append(float(v))
+        self.bar.update(1)
+
+    def after_train_epoch(self, runner) -> None:
+        if hasattr(self.bar, 'close'): self.bar.close()
+        means = {k: sum(v) / len(v) for k, v in self.losses.items()}
+        parts = ', '.join(f'{k} {v:.3f}' for k, v in means.items() if k != 'loss')
+        print(f'{self.epoch}: loss {means.get("loss", float("nan")):.3f} ({parts})',
+              file=self.console, flush=True)
+
+    def before_val(self, runner) -> None:
+        for metric in runner.val_loop.evaluator.metrics: metric.logger = runner.logger  # the COCO tables: to the log
+        print(f'validation on {len(runner.val_dataloader.dataset)} images', file=self.console, flush=True)
+
+# %% ../../nbs/apis/02_quickstart.ipynb #7f55415c
+def metrics_table(metrics: Mapping[str, float]) -> str:
+    "The COCO bbox numbers in one small table: mAP@[.5:.95], at IoU .5 and .75, and by object size."
+    keys = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l')
+    def cell(key: str) -> str:  # pycocotools' -1: no object of that size
+        value = metrics.get(f'coco/{key}', -1)
+        return f'{value:.3f}' if value >= 0 else '-'
+    return format_table([['', 'mAP@[.5:.95]', 'mAP@.5', 'mAP@.75', 'small', 'medium', 'large'],
+                         ['bbox (val)', *map(cell, keys)]])
+
+def goal_line(bbox_map: float, goal: float = GOAL_MAP) -> str:
+    "Whether the bbox mAP met the goal, in words."
+    if bbox_map >= goal: return f'goal met: bbox mAP@[.5:.95] {bbox_map:.3f} >= {goal}'
+    return (f'goal not met: bbox mAP@[.5:.95] {bbox_map:.3f} < {goal} '
+            '(a run shortened with --max-epochs or --num-train learns less)')
+
 def format_summary(summary: Mapping) -> str:
-    "The lines `quickstart` prints at the end: where everything is, and the mAP against the goal."
-    m, goal = summary['metrics'], summary['goal']
+    "The lines `quickstart` prints at the end: the metrics table, the goal, and where everything is."
     mins, secs = divmod(round(summary['wall_time_s']), 60)
-    lines = [f"detnb quickstart finished in {mins} min {secs:02d} s "
-             f"(torch threads: {summary['num_threads']}, device: {summary['device']})",
+    m, goal = summary['metrics'], summary['goal']
+    lines = [metrics_table(m), goal_line(m['coco/bbox_mAP'], goal['bbox_mAP']),
+             f"detnb quickstart finished in {mins} min {secs:02d} s (goal: at most {goal['wall_time_s'] // 60} min "
+             f"on 2 cores; torch threads: {summary['num_threads']}, device: {summary['device']})",
              f"  data set:     {summary['data_root']} ({summary['num_train']} train / {summary['num_val']} val images)",
              f"  config:       {summary['config']}",
              f"  log:          {summary['log']}",
              f"  checkpoint:   {summary['checkpoint']}",
              f"  predictions:  {summary['predictions']}",
-             f"  metrics:      {summary['metrics_file']}",
-             f"  bbox mAP@[.5:.95] on the validation split: {m['coco/bbox_mAP']:.3f} (goal {goal['bbox_mAP']}); "
-             f"mAP@.5 {m['coco/bbox_mAP_50']:.3f}, mAP@.75 {m['coco/bbox_mAP_75']:.3f}"]
+             f"  metrics:      {summary['metrics_file']}"]
     return '\n'.join(lines)
 
 def quickstart(work_dir: str | os.PathLike = 'work_dirs/quickstart',  # logs, checkpoint, picture and metrics.json
@@ -134,10 +210,18 @@ def quickstart(work_dir: str | os.PathLike = 'work_dirs/quickstart',  # logs, ch
     from detnb.apis.inference import init_detector
     from detnb.engine.runner import Runner
     if num_threads is not None: torch.set_num_threads(num_threads)
-    start = time.perf_counter()
+    console, start = sys.stdout, time.perf_counter()
+    print(f'detnb quickstart: {config} on the shapes data set, {torch.get_num_threads()} torch threads', flush=True)
     cfg, paths = prepare_config(config, work_dir, data_root, max_epochs, num_train, num_val, cfg_options)
     data_done = time.perf_counter()
-    runner = Runner.from_cfg(cfg)
+    print(f"data set:   {paths['root']} ({cfg.shapes['num_train']} train / {cfg.shapes['num_val']} val images, "
+          f'ready in {data_done - start:.0f} s)')
+    with contextlib.redirect_stdout(io.StringIO()):  # its first lines (environment, config) go to the log file only
+        runner = Runner.from_cfg(cfg)
+    quiet_console(runner.logger, console)
+    log = runner.log_dir / f'{runner.timestamp}.log'
+    print(f'log:        {log} (the config, every log line, the COCO tables)', flush=True)
+    runner.register_hook(ConsoleProgressHook(console))
     runner.train()
     train_done = time.perf_counter()
     metrics = _val_metrics(runner)
@@ -154,10 +238,10 @@ def quickstart(work_dir: str | os.PathLike = 'work_dirs/quickstart',  # logs, ch
     summary = dict(metrics=metrics, wall_time_s=time.perf_counter() - start, data_time_s=data_done - start,
                    train_time_s=train_done - data_done, num_threads=torch.get_num_threads(), device=str(runner.device),
                    num_train=cfg.shapes['num_train'], num_val=cfg.shapes['num_val'], data_root=str(paths['root']),
-                   config=str(runner.work_dir / Path(cfg.filename).name),
-                   log=str(runner.log_dir / f'{runner.timestamp}.log'), checkpoint=str(checkpoint),
+                   config=str(runner.work_dir / Path(cfg.filename).name), log=str(log), checkpoint=str(checkpoint),
                    predictions=str(picture), metrics_file=str(runner.work_dir / 'metrics.json'),
-                   goal=dict(bbox_mAP=GOAL_MAP, wall_time_s=GOAL_SECONDS))
+                   goal=dict(bbox_mAP=GOAL_MAP, wall_time_s=GOAL_SECONDS),
+                   goal_met=metrics['coco/bbox_mAP'] >= GOAL_MAP)
     atomic_write_text(summary['metrics_file'], json.dumps(summary, indent=2))
     print(format_summary(summary))
     return summary
@@ -175,10 +259,29 @@ def add_quickstart_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--num-vis', type=int, default=4, help='validation images in the picture (default: %(default)s)')
     p.add_argument('--threads', type=int,
                    help="torch's CPU threads (default: the number of cores; 1 on a busy 2-core machine)")
-    p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE', help='override config keys')
+    p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='override config keys'
+                   ' (a key the config lacks is an error: +KEY=VALUE adds one;'
+                   ' data_root=DIR moves the paths made from it)')
 
 def run_quickstart(args: argparse.Namespace) -> int:
     "`detnb quickstart`: run `quickstart` with the command line's options."
     quickstart(args.work_dir, args.config, args.data_root, args.max_epochs, args.num_train, args.num_val, args.num_vis,
                args.threads, args.cfg_options)
+    return 0
+
+def add_make_shapes_arguments(p: argparse.ArgumentParser) -> None:
+    "The options of `detnb make-shapes`, with the defaults of `make_shapes`."
+    p.add_argument('--out', help="the data set's folder (default: the config's data_root, data/shapes/)")
+    p.add_argument('--config', default=QUICKSTART_CONFIG,
+                   help='a config with a `shapes` entry and a data_root (default: %(default)s)')
+    p.add_argument('--num-train', type=int, help="training images to generate (default: the config's)")
+    p.add_argument('--num-val', type=int, help="validation images to generate (default: the config's)")
+
+def run_make_shapes(args: argparse.Namespace) -> int:
+    "`detnb make-shapes`: write the data set with `make_shapes`; say where, and how to train on it."
+    paths = make_shapes(args.config, args.out, args.num_train, args.num_val)
+    counts = [len(list(paths[k].glob('*.png'))) for k in ('train_img', 'val_img')]
+    print(f"shapes data set: {counts[0]} train / {counts[1]} val images in {paths['root']}")
+    if args.out is None: print(f'train on it: detnb train {args.config}')
     return 0

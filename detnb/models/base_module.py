@@ -52,7 +52,7 @@ def _with_init_weights(module: nn.Module) -> Iterator[nn.Module]:
         else: yield from _with_init_weights(child)
 
 class BaseModule(nn.Module):
-    "An `nn.Module` whose weights `init_weights()` sets from `init_cfg` (seed, chapter 3.10)."
+    "An `nn.Module` whose weights `init_weights()` sets from `init_cfg` (MMDetection's init_cfg guide: https://mmdetection.readthedocs.io/en/latest/advanced_guides/init_cfg.html)."
     def __init__(self, init_cfg: dict | list[dict] | None = None):  # initializer config(s) for this module
         super().__init__()
         self.init_cfg = copy.deepcopy(init_cfg)

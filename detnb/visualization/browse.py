@@ -59,7 +59,10 @@ def add_browse_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--output-dir', default=None, help='write the drawn images to this folder')
     p.add_argument('--not-show', action='store_true', help='do not display the images')
     p.add_argument('--show-interval', type=float, default=2., help='seconds each displayed image stays')
-    p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE', help='override config keys')
+    p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='override config keys'
+                   ' (a key the config lacks is an error: +KEY=VALUE adds one;'
+                   ' data_root=DIR moves the paths made from it)')
 
 def run_browse(args: argparse.Namespace) -> int:
     "`detnb browse-dataset`: run `browse_dataset` with the command line's options."

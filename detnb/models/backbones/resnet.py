@@ -15,7 +15,8 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 from ...registry import MODELS
-from ..base import BaseModule, read_state_dict
+from ..base_module import BaseModule
+from ..weight_init import read_state_dict
 from ..layers.conv import build_conv_layer, build_norm_layer, conv_norm, sequential_conv_norm
 
 # %% auto #0
@@ -46,8 +47,10 @@ class BasicBlock(BaseModule):
                  init_cfg: dict | list[dict] | None = None):
         super().__init__(init_cfg)
         if groups != 1 or base_width != 64:
-            raise ValueError(f'BasicBlock supports only groups=1 and base_width=64 (ResNeXt uses Bottleneck), got {groups}, {base_width}')
-        self.conv1 = build_conv_layer(conv_cfg, inplanes, planes, 3, stride=stride, padding=dilation, dilation=dilation, bias=False)
+            raise ValueError('BasicBlock supports only groups=1 and base_width=64 (ResNeXt uses Bottleneck), got '
+                             f'{groups}, {base_width}')
+        self.conv1 = build_conv_layer(conv_cfg, inplanes, planes, 3, stride=stride, padding=dilation, dilation=dilation,
+                                      bias=False)
         self.bn1 = build_norm_layer(norm_cfg, planes)
         self.conv2 = build_conv_layer(conv_cfg, planes, planes, 3, padding=1, bias=False)
         self.bn2 = build_norm_layer(norm_cfg, planes)
@@ -120,7 +123,8 @@ def make_res_layer(block: type[BasicBlock | Bottleneck],
     downsample = None
     if stride != 1 or inplanes != out_channels:
         pool = [nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False)] if avg_down else []
-        downsample = nn.Sequential(*pool, build_conv_layer(conv_cfg, inplanes, out_channels, 1, stride=1 if avg_down else stride, bias=False),
+        downsample = nn.Sequential(*pool, build_conv_layer(conv_cfg, inplanes, out_channels, 1,
+                                                           stride=1 if avg_down else stride, bias=False),
                                    build_norm_layer(norm_cfg, out_channels))
     common = dict(dilation=dilation, conv_cfg=conv_cfg, norm_cfg=norm_cfg, init_cfg=init_cfg, **block_kwargs)
     blocks = [block(inplanes, planes, stride, downsample=downsample, **common)]
@@ -156,29 +160,40 @@ class ResNet(BaseModule):
                  zero_init_residual: bool = True,  # zero the last norm of each block (default init only)
                  init_cfg: dict | list[dict] | None = None):
         name = type(self).__name__
-        if depth not in self.arch_settings: raise KeyError(f'{name}: depth must be one of {sorted(self.arch_settings)}, got {depth}')
+        if depth not in self.arch_settings: raise KeyError(f'{name}: depth must be one of '
+                                                           f'{sorted(self.arch_settings)}, got {depth}')
         if not 1 <= num_stages <= 4: raise ValueError(f'{name}: num_stages must be 1 to 4, got {num_stages}')
         if len(strides) != num_stages or len(dilations) != num_stages:
-            raise ValueError(f'{name}: strides {tuple(strides)} and dilations {tuple(dilations)} need one value per stage ({num_stages})')
-        if any(not 0 <= i < num_stages for i in out_indices): raise ValueError(f'{name}: out_indices {tuple(out_indices)} must be in [0, {num_stages})')
-        if not -1 <= frozen_stages <= num_stages: raise ValueError(f'{name}: frozen_stages must be -1 to {num_stages}, got {frozen_stages}')
-        if style not in ('pytorch', 'caffe'): raise ValueError(f"{name}: style must be 'pytorch' or 'caffe', got {style!r}")
+            raise ValueError(f'{name}: strides {tuple(strides)} and dilations {tuple(dilations)} need one value per '
+                             f'stage ({num_stages})')
+        if any(not 0 <= i < num_stages for i in out_indices):
+            raise ValueError(f'{name}: out_indices {tuple(out_indices)} must be in [0, {num_stages})')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'{name}: frozen_stages must be -1 to {num_stages}, got {frozen_stages}')
+        if style not in ('pytorch',
+                         'caffe'): raise ValueError(f"{name}: style must be 'pytorch' or 'caffe', got {style!r}")
         block, stage_blocks = self.arch_settings[depth]
         block_init_cfg = None
         if init_cfg is None:
-            init_cfg = [dict(type='Kaiming', layer='Conv2d'), dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
+            init_cfg = [dict(type='Kaiming', layer='Conv2d'),
+                        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
             if zero_init_residual:
-                block_init_cfg = dict(type='Constant', val=0, override=dict(name='bn3' if block is Bottleneck else 'bn2'))
+                block_init_cfg = dict(type='Constant', val=0,
+                                      override=dict(name='bn3' if block is Bottleneck else 'bn2'))
         super().__init__(init_cfg)
-        self.depth, self.out_indices, self.frozen_stages, self.norm_eval = depth, tuple(out_indices), frozen_stages, norm_eval
+        self.depth, self.out_indices = depth, tuple(out_indices)
+        self.frozen_stages, self.norm_eval = frozen_stages, norm_eval
         self.deep_stem, self.zero_init_residual = deep_stem, zero_init_residual
         stem_channels = stem_channels or base_channels
         if deep_stem:
             half = stem_channels // 2
             self.stem = nn.Sequential(
-                build_conv_layer(conv_cfg, in_channels, half, 3, stride=2, padding=1, bias=False), build_norm_layer(norm_cfg, half), nn.ReLU(inplace=True),
-                build_conv_layer(conv_cfg, half, half, 3, padding=1, bias=False), build_norm_layer(norm_cfg, half), nn.ReLU(inplace=True),
-                build_conv_layer(conv_cfg, half, stem_channels, 3, padding=1, bias=False), build_norm_layer(norm_cfg, stem_channels), nn.ReLU(inplace=True))
+                build_conv_layer(conv_cfg, in_channels, half, 3, stride=2, padding=1, bias=False),
+                                      build_norm_layer(norm_cfg, half), nn.ReLU(inplace=True),
+                build_conv_layer(conv_cfg, half, half, 3, padding=1, bias=False), build_norm_layer(norm_cfg, half),
+                                      nn.ReLU(inplace=True),
+                build_conv_layer(conv_cfg, half, stem_channels, 3, padding=1, bias=False),
+                                      build_norm_layer(norm_cfg, stem_channels), nn.ReLU(inplace=True))
         else:
             self.conv1 = build_conv_layer(conv_cfg, in_channels, stem_channels, 7, stride=2, padding=3, bias=False)
             self.bn1 = build_norm_layer(norm_cfg, stem_channels)
@@ -187,7 +202,8 @@ class ResNet(BaseModule):
         self.res_layers, inplanes = [], stem_channels
         for i, num_blocks in enumerate(stage_blocks[:num_stages]):
             planes = base_channels * 2 ** i
-            stage = make_res_layer(block, inplanes, planes, num_blocks, strides[i], dilations[i], avg_down, conv_cfg, norm_cfg,
+            stage = make_res_layer(block, inplanes, planes, num_blocks, strides[i], dilations[i], avg_down, conv_cfg,
+                                   norm_cfg,
                                    block_init_cfg, style=style, groups=groups, base_width=base_width, with_cp=with_cp)
             self.add_module(f'layer{i + 1}', stage)
             self.res_layers.append(f'layer{i + 1}')
@@ -237,10 +253,12 @@ class ResNeXt(ResNet):
         super().__init__(groups=groups, base_width=base_width, **kwargs)
 
 # %% ../../../nbs/models/backbones/00_resnet.ipynb #03cb0ed4
-_RESNET_KEY = re.compile(r'(conv1\.weight|bn1\.\w+|layer[1-4]\.\d+\.(conv[1-3]\.weight|bn[1-3]\.\w+|downsample\.[01]\.\w+))')
+_RESNET_KEY = re.compile(r'(conv1\.weight|bn1\.\w+'
+                         r'|layer[1-4]\.\d+\.(conv[1-3]\.weight|bn[1-3]\.\w+|downsample\.[01]\.\w+))')
 
 def convert_torchvision_resnet(state_dict: Mapping[str, Tensor],  # a torchvision ResNet/ResNeXt state dict
-                               prefix: str = '') -> dict[str, Tensor]:  # convert only the keys under it ('backbone.body.')
+                               # convert only the keys under it ('backbone.body.')
+                               prefix: str = '') -> dict[str, Tensor]:
     "A torchvision ResNet/ResNeXt state dict in detnb's `ResNet` names: `fc` removed, keys checked."
     converted = {}
     for key, value in state_dict.items():

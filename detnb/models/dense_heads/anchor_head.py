@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
-from ...ops import batched_nms
+from ...ops import batched_nms, batched_soft_nms
 from ...registry import MODELS, TASK_UTILS
 from ...structures import DetDataSample, InstanceData
-from ..base import BaseModule
-from ..layers.conv import Conv2d, ConvModule, winograd_layout
+from ..base_module import BaseModule
+from ..layers.conv import Conv2d, ConvModule
 
 # %% auto #0
-__all__ = ['SCORE_FACTOR_FUSIONS', 'Scale', 'levels_to_batch', 'unpack_gt_instances', 'conv_tower', 'rank_in_image',
-           'topk_per_image', 'empty_instances', 'BaseDenseHead', 'DenseTargets', 'AnchorHead', 'RetinaHead']
+__all__ = ['SCORE_FACTOR_FUSIONS', 'SOFT_NMS_ARGS', 'Scale', 'levels_to_batch', 'unpack_gt_instances', 'conv_tower',
+           'rank_in_image', 'topk_per_image', 'batched_nms_by_config', 'BaseDenseHead', 'DenseTargets', 'AnchorHead',
+           'RetinaHead']
 
 # %% ../../../nbs/models/dense_heads/00_anchor_head.ipynb #45a34977
 class Scale(nn.Module):
@@ -29,7 +30,7 @@ class Scale(nn.Module):
         self.scale = nn.Parameter(torch.tensor(float(scale)))
 
     def forward(self, x: Tensor) -> Tensor:
-        "`x` times the scale; a float16 or bfloat16 result (mixed precision) in float32, so that box regression stays exact."
+        "`x` times the scale; a float16 or bfloat16 result (mixed precision) in float32, for exact box regression."
         out = x * self.scale
         return out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
 
@@ -90,25 +91,32 @@ def _scale_factors(batch_img_metas: Sequence[Mapping], device: torch.device) -> 
     "(B, 4) tensor of (w, h, w, h) scale factors; `rescale=True` needs `scale_factor` in every metainfo."
     factors = []
     for i, meta in enumerate(batch_img_metas):
-        if meta.get('scale_factor') is None: raise KeyError(f'image {i}: rescale=True needs scale_factor in the metainfo')
+        if meta.get('scale_factor') is None:
+            raise KeyError(f'image {i}: rescale=True needs scale_factor in the metainfo')
         sf = meta['scale_factor']
         w, h = (sf, sf) if isinstance(sf, (int, float)) else tuple(sf)[:2]
         factors.append([w, h, w, h])
     return torch.tensor(factors, dtype=torch.float32, device=device)
 
-def _nms_iou_threshold(cfg: Mapping) -> float:
-    "The IoU threshold of the test config's `nms=dict(type='nms', iou_threshold=...)`."
-    nms_cfg = cfg.get('nms')
-    if not isinstance(nms_cfg, Mapping) or 'iou_threshold' not in nms_cfg:
-        raise KeyError(f"test_cfg needs nms=dict(type='nms', iou_threshold=...), got nms={nms_cfg!r}")
-    if nms_cfg.get('type', 'nms') != 'nms':
-        raise ValueError(f"test_cfg.nms.type must be 'nms' for the dense heads, got {nms_cfg['type']!r}")
-    return float(nms_cfg['iou_threshold'])
+SOFT_NMS_ARGS = ('iou_threshold', 'sigma', 'min_score', 'method')  # what `nms=dict(type='soft_nms', ...)` passes on
 
-def empty_instances(device: torch.device) -> InstanceData:
-    "Detections of an image with none: (0, 4) boxes, (0,) scores and labels."
-    return InstanceData(bboxes=torch.zeros(0, 4, device=device), scores=torch.zeros(0, device=device),
-                        labels=torch.zeros(0, dtype=torch.long, device=device))
+def batched_nms_by_config(bboxes: Tensor,  # (n, 4)
+                          scores: Tensor,  # (n,)
+                          groups: Tensor,  # (n,) boxes of different groups (image and class) never suppress each other
+                          nms_cfg: Mapping | None,  # the test config's `nms`
+                         ) -> tuple[Tensor, Tensor]:  # kept indices by decreasing score, and their scores
+    "NMS (`type='nms'`) or soft-NMS (`type='soft_nms'`, decayed scores) within each group, as `test_cfg.nms` says."
+    if not isinstance(nms_cfg, Mapping):
+        raise KeyError(f"test_cfg needs nms=dict(type='nms', iou_threshold=...), got nms={nms_cfg!r}")
+    nms_type = nms_cfg.get('type', 'nms')
+    if nms_type == 'soft_nms':
+        return batched_soft_nms(bboxes, scores, groups, **{k: nms_cfg[k] for k in SOFT_NMS_ARGS if k in nms_cfg})
+    if nms_type != 'nms':
+        raise ValueError(f"test_cfg.nms.type {nms_type!r} is unknown: the dense heads run 'nms' or 'soft_nms'")
+    if 'iou_threshold' not in nms_cfg:
+        raise KeyError(f"test_cfg needs nms=dict(type='nms', iou_threshold=...), got nms={nms_cfg!r}")
+    keep = batched_nms(bboxes, scores, groups, float(nms_cfg['iou_threshold']))
+    return keep, scores[keep]
 
 # %% ../../../nbs/models/dense_heads/00_anchor_head.ipynb #04593a9d
 class BaseDenseHead(BaseModule):
@@ -119,26 +127,28 @@ class BaseDenseHead(BaseModule):
     # subclasses set num_classes, cls_out_channels, use_sigmoid_cls, prior_generator, train_cfg, test_cfg
     def loss(self, x: tuple[Tensor, ...], batch_data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:
         "The losses of the head's outputs on `x` against the samples' `gt_instances`."
-        outs = self(winograd_layout(x))
+        outs = self(x)
         gts, ignores, metas = unpack_gt_instances(batch_data_samples)
-        return self.loss_by_feat(*outs, batch_gt_instances=gts, batch_img_metas=metas, batch_gt_instances_ignore=ignores)
+        return self.loss_by_feat(*outs, batch_gt_instances=gts, batch_img_metas=metas,
+                                 batch_gt_instances_ignore=ignores)
 
     def predict(self, x: tuple[Tensor, ...], batch_data_samples: Sequence[DetDataSample],
                 rescale: bool = False) -> list[InstanceData]:
         "Detections (`bboxes`, `scores`, `labels`) of each image; in original-image pixels when `rescale`."
-        outs = self(winograd_layout(x))  # NCHW on the CPU: the 3x3 convolutions of large levels take NNPACK's kernel
+        outs = self(x)
         return self.predict_by_feat(*outs, batch_img_metas=[s.metainfo for s in batch_data_samples], rescale=rescale)
 
     def loss_and_predict(self, x: tuple[Tensor, ...], batch_data_samples: Sequence[DetDataSample],
                          proposal_cfg: Mapping | None = None) -> tuple[dict[str, Tensor], list[InstanceData]]:
         "Losses and detections from one forward pass (an RPN's proposals); `proposal_cfg` replaces `test_cfg`."
-        outs = self(winograd_layout(x))
+        outs = self(x)
         gts, ignores, metas = unpack_gt_instances(batch_data_samples)
-        losses = self.loss_by_feat(*outs, batch_gt_instances=gts, batch_img_metas=metas, batch_gt_instances_ignore=ignores)
+        losses = self.loss_by_feat(*outs, batch_gt_instances=gts, batch_img_metas=metas,
+                                   batch_gt_instances_ignore=ignores)
         return losses, self.predict_by_feat(*outs, batch_img_metas=metas, cfg=proposal_cfg)
 
     def decode_bboxes(self, priors: Tensor, bbox_pred: Tensor, level: int, max_shape: Tensor) -> Tensor:
-        "Boxes (n, 4) of `n` selected priors of level `level` from their regression outputs, clipped to `max_shape` (n, 2)."
+        "Boxes (n, 4) of `n` selected priors of level `level` from their regression outputs, clipped to `max_shape`."
         raise NotImplementedError(f'{type(self).__name__} must define decode_bboxes')
 
     def predict_by_feat(self,
@@ -154,7 +164,8 @@ class BaseDenseHead(BaseModule):
         if cfg is None: raise ValueError(f'{type(self).__name__}: predicting needs a test_cfg')
         if batch_img_metas is None or len(batch_img_metas) != cls_scores[0].shape[0]:
             raise ValueError(f'predict_by_feat needs one metainfo dict per image, got '
-                             f'{None if batch_img_metas is None else len(batch_img_metas)} for {cls_scores[0].shape[0]} images')
+                             f'{None if batch_img_metas is None else len(batch_img_metas)} for '
+                             f'{cls_scores[0].shape[0]} images')
         if len(cls_scores) != len(bbox_preds) or (score_factors is not None and len(score_factors) != len(cls_scores)):
             raise ValueError('predict_by_feat: cls_scores, bbox_preds and score_factors need one map per level')
         fusion = cfg.get('score_factor_fusion', 'product')
@@ -170,9 +181,13 @@ class BaseDenseHead(BaseModule):
         for level, (cls_score, bbox_pred) in enumerate(zip(cls_scores, bbox_preds)):
             # (B, H, W, A, K) views of the (B, A * K, H, W) maps, whatever their memory layout: no copies, and
             # `nonzero` lists candidates in (image, prior, class) order, the priors' order
-            width, num_base = cls_score.shape[-1], mlvl_priors[level].shape[0] // (cls_score.shape[-2] * cls_score.shape[-1])
-            if self.use_sigmoid_cls: level_scores = cls_score.sigmoid().permute(0, 2, 3, 1).unflatten(-1, (num_base, -1))
-            else: level_scores = cls_score.unflatten(1, (num_base, -1)).softmax(2)[:, :, :self.num_classes].permute(0, 3, 4, 1, 2)
+            height, width = cls_score.shape[-2:]
+            num_base = mlvl_priors[level].shape[0] // (height * width)
+            if self.use_sigmoid_cls:
+                level_scores = cls_score.sigmoid().permute(0, 2, 3, 1).unflatten(-1, (num_base, -1))
+            else:
+                level_scores = cls_score.unflatten(1, (num_base, -1)).softmax(2)[:, :, :self.num_classes]
+                level_scores = level_scores.permute(0, 3, 4, 1, 2)
             factor = None
             if score_factors is not None:
                 factor = score_factors[level].sigmoid().permute(0, 2, 3, 1).unsqueeze(-1)  # (B, H, W, A, 1)
@@ -188,10 +203,12 @@ class BaseDenseHead(BaseModule):
             else: bboxes.append(self.decode_bboxes(mlvl_priors[level][prior_idx], reg, level, img_shapes[img_idx]))
             img_ids.append(img_idx); labels.append(label); scores.append(level_score)
         img_ids, labels, scores, bboxes = (torch.cat(t) for t in (img_ids, labels, scores, bboxes))
-        return self._bbox_post_process(img_ids, bboxes, scores, labels, num_imgs, batch_img_metas, cfg, rescale, with_nms)
+        return self._bbox_post_process(img_ids, bboxes, scores, labels, num_imgs, batch_img_metas, cfg, rescale,
+                                       with_nms)
 
     def _bbox_post_process(self, img_ids: Tensor, bboxes: Tensor, scores: Tensor, labels: Tensor, num_imgs: int,
-                           batch_img_metas: Sequence[Mapping], cfg: Mapping, rescale: bool, with_nms: bool) -> list[InstanceData]:
+                           batch_img_metas: Sequence[Mapping], cfg: Mapping, rescale: bool,
+                           with_nms: bool) -> list[InstanceData]:
         "Rescale, drop small boxes, NMS per image and class, keep `max_per_img`: candidates of all images at once."
         if rescale: bboxes = bboxes / _scale_factors(batch_img_metas, bboxes.device)[img_ids]
         if cfg.get('min_bbox_size', -1) >= 0:
@@ -199,14 +216,18 @@ class BaseDenseHead(BaseModule):
             big = (wh > cfg['min_bbox_size']).all(1)
             img_ids, bboxes, scores, labels = img_ids[big], bboxes[big], scores[big], labels[big]
         if with_nms:
-            keep = batched_nms(bboxes, scores, img_ids * self.num_classes + labels, _nms_iou_threshold(cfg))
-            keep = keep[img_ids[keep].argsort(stable=True)]  # grouped by image, by decreasing score within
+            keep, kept_scores = batched_nms_by_config(bboxes, scores, img_ids * self.num_classes + labels,
+                                                      cfg.get('nms'))
+            by_image = img_ids[keep].argsort(stable=True)  # grouped by image, by decreasing score within
+            keep, kept_scores = keep[by_image], kept_scores[by_image]
             max_per_img = cfg.get('max_per_img', -1)
-            if max_per_img > 0: keep = keep[rank_in_image(img_ids[keep], num_imgs) < max_per_img]
-        else: keep = topk_per_image(scores, img_ids, num_imgs, -1)
+            if max_per_img > 0:
+                first = rank_in_image(img_ids[keep], num_imgs) < max_per_img
+                keep, kept_scores = keep[first], kept_scores[first]
+        else: keep = topk_per_image(scores, img_ids, num_imgs, -1); kept_scores = scores[keep]
         counts = torch.bincount(img_ids[keep], minlength=num_imgs).tolist()
-        return [InstanceData(bboxes=b, scores=s, labels=l)
-                for b, s, l in zip(bboxes[keep].split(counts), scores[keep].split(counts), labels[keep].split(counts))]
+        return [InstanceData(bboxes=b, scores=s, labels=l) for b, s, l in
+                zip(bboxes[keep].split(counts), kept_scores.split(counts), labels[keep].split(counts))]
 
 # %% ../../../nbs/models/dense_heads/00_anchor_head.ipynb #b7da66eb
 def _pad_shape(meta: Mapping) -> tuple[int, int]:
@@ -256,7 +277,8 @@ class AnchorHead(BaseDenseHead):
         self.loss_cls, self.loss_bbox = MODELS.build(loss_cls), MODELS.build(loss_bbox)
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
         if train_cfg is not None:
-            if 'assigner' not in train_cfg: raise KeyError(f'{type(self).__name__}: train_cfg needs an assigner, got {train_cfg}')
+            if 'assigner' not in train_cfg:
+                raise KeyError(f'{type(self).__name__}: train_cfg needs an assigner, got {train_cfg}')
             self.assigner = TASK_UTILS.build(train_cfg['assigner'])
             self.sampler = TASK_UTILS.build(train_cfg.get('sampler', dict(type='PseudoSampler')))
         self._init_layers()
@@ -338,7 +360,8 @@ class AnchorHead(BaseDenseHead):
         "Classification loss over all anchors and regression loss over the positives, for the whole batch."
         featmap_sizes = [tuple(s.shape[-2:]) for s in cls_scores]
         anchors, valid, num_level_anchors = self.get_anchors(featmap_sizes, batch_img_metas, cls_scores[0].device)
-        t = self.get_targets(anchors, valid, num_level_anchors, batch_gt_instances, batch_img_metas, batch_gt_instances_ignore)
+        t = self.get_targets(anchors, valid, num_level_anchors, batch_gt_instances, batch_img_metas,
+                             batch_gt_instances_ignore)
         cls_score = levels_to_batch(cls_scores, self.cls_out_channels).flatten(0, 1)
         loss_cls = self.loss_cls(cls_score, t.labels, t.label_weights, avg_factor=t.avg_factor)
         pos_pred = levels_to_batch(bbox_preds, self.bbox_coder.encode_size).flatten(0, 1)[t.pos_inds]

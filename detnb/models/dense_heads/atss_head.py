@@ -68,7 +68,8 @@ class ATSSHead(AnchorHead):
 
     def forward(self, x: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
         "Per level: class logits (B, A C, H, W), box deltas (B, 4 A, H, W), centre-ness logits (B, A, H, W)."
-        if len(x) != len(self.scales): raise ValueError(f'ATSSHead: {len(x)} feature maps for {len(self.scales)} levels')
+        if len(x) != len(self.scales):
+            raise ValueError(f'ATSSHead: {len(x)} feature maps for {len(self.scales)} levels')
         return tuple(map(list, zip(*[self.forward_single(feat, scale) for feat, scale in zip(x, self.scales)])))
 
     def forward_single(self, x: Tensor, scale: Scale) -> tuple[Tensor, Tensor, Tensor]:
@@ -87,7 +88,8 @@ class ATSSHead(AnchorHead):
         "Focal loss over all anchors; centre-ness-weighted box loss and centre-ness BCE over the positives."
         featmap_sizes = [tuple(s.shape[-2:]) for s in cls_scores]
         anchors, valid, num_level_anchors = self.get_anchors(featmap_sizes, batch_img_metas, cls_scores[0].device)
-        t = self.get_targets(anchors, valid, num_level_anchors, batch_gt_instances, batch_img_metas, batch_gt_instances_ignore)
+        t = self.get_targets(anchors, valid, num_level_anchors, batch_gt_instances, batch_img_metas,
+                             batch_gt_instances_ignore)
         cls_score = levels_to_batch(cls_scores, self.cls_out_channels).flatten(0, 1)
         loss_cls = self.loss_cls(cls_score, t.labels, t.label_weights, avg_factor=t.avg_factor)
         pos_anchors = anchors[t.pos_inds % len(anchors)]

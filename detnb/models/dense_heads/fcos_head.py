@@ -50,8 +50,8 @@ class AnchorFreeHead(BaseDenseHead):
         self.cls_out_channels = num_classes if self.use_sigmoid_cls else num_classes + 1
         self.loss_cls, self.loss_bbox = MODELS.build(loss_cls), MODELS.build(loss_bbox)
         self.bbox_coder = TASK_UTILS.build(bbox_coder)
-        self.prior_generator = TASK_UTILS.build(prior_generator or dict(type='MlvlPointGenerator', strides=self.strides,
-                                                                        offset=0.5))
+        points = dict(type='MlvlPointGenerator', strides=self.strides, offset=0.5)
+        self.prior_generator = TASK_UTILS.build(prior_generator or points)
         if self.prior_generator.num_levels != len(self.strides):
             raise ValueError(f'{type(self).__name__}: prior_generator has {self.prior_generator.num_levels} levels '
                              f'for {len(self.strides)} strides')
@@ -103,7 +103,8 @@ class FCOSHead(AnchorFreeHead):
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
-                 regress_ranges: Sequence[tuple[float, float]] = ((-1, 64), (64, 128), (128, 256), (256, 512), (512, INF)),
+                 regress_ranges: Sequence[tuple[float, float]] = ((-1, 64), (64, 128), (128, 256), (256, 512),
+                                                                  (512, INF)),
                  center_sampling: bool = False,  # positives only near the box centre
                  center_sample_radius: float = 1.5,  # half-side of that centre region, in strides
                  norm_on_bbox: bool = False,  # regress distances divided by the stride (ReLU instead of exp)
@@ -132,8 +133,9 @@ class FCOSHead(AnchorFreeHead):
         self.scales = nn.ModuleList([Scale(1.0) for _ in self.strides])
 
     def forward(self, x: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
-        "Per level: class logits (B, C, H, W), distances (B, 4, H, W) in network units, centre-ness logits (B, 1, H, W)."
-        if len(x) != len(self.scales): raise ValueError(f'FCOSHead: {len(x)} feature maps for {len(self.scales)} levels')
+        "Per level: class logits (B, C, H, W), distances (B, 4, H, W) in network units, centre-ness logits (B, 1, H, W)"
+        if len(x) != len(self.scales):
+            raise ValueError(f'FCOSHead: {len(x)} feature maps for {len(self.scales)} levels')
         outs = [self.forward_single(feat, scale) for feat, scale in zip(x, self.scales)]
         return tuple(map(list, zip(*outs)))
 
@@ -172,7 +174,8 @@ class FCOSHead(AnchorFreeHead):
             radius = (strides * self.center_sample_radius)[:, None]
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
             inside = torch.stack([xs - torch.maximum(cx - radius, x1), ys - torch.maximum(cy - radius, y1),
-                                  torch.minimum(cx + radius, x2) - xs, torch.minimum(cy + radius, y2) - ys], -1).amin(-1) > 0
+                                  torch.minimum(cx + radius, x2) - xs, torch.minimum(cy + radius, y2) - ys],
+                                 -1).amin(-1) > 0
         else: inside = bbox_targets.amin(-1) > 0
         max_distance = bbox_targets.amax(-1)
         in_range = (max_distance >= ranges[:, 0, None]) & (max_distance <= ranges[:, 1, None])
@@ -194,13 +197,15 @@ class FCOSHead(AnchorFreeHead):
                      batch_gt_instances_ignore: Sequence[InstanceData | None] | None = None) -> dict[str, Tensor]:
         "Focal loss over all points, IoU loss weighted by centre-ness and centre-ness BCE over the positives."
         featmap_sizes = [tuple(s.shape[-2:]) for s in cls_scores]
-        mlvl_points = self.prior_generator.grid_priors(featmap_sizes, dtype=bbox_preds[0].dtype, device=bbox_preds[0].device)
+        mlvl_points = self.prior_generator.grid_priors(featmap_sizes, dtype=bbox_preds[0].dtype,
+                                                       device=bbox_preds[0].device)
         points = torch.cat(mlvl_points)
         labels, bbox_targets = self.get_targets(points, [len(p) for p in mlvl_points], batch_gt_instances)
         labels, bbox_targets = labels.flatten(), bbox_targets.flatten(0, 1)
         pos_inds = (labels < self.num_classes).nonzero().squeeze(1)
         num_pos = max(float(len(pos_inds)), 1.0)
-        loss_cls = self.loss_cls(levels_to_batch(cls_scores, self.cls_out_channels).flatten(0, 1), labels, avg_factor=num_pos)
+        loss_cls = self.loss_cls(levels_to_batch(cls_scores, self.cls_out_channels).flatten(0, 1), labels,
+                                 avg_factor=num_pos)
         pos_bbox_preds = levels_to_batch(bbox_preds, 4).flatten(0, 1)[pos_inds]
         pos_centerness = levels_to_batch(centernesses, 1).flatten()[pos_inds]
         pos_bbox_targets = bbox_targets[pos_inds]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
-from ...boxes import bbox_overlaps
+from ...ops import bbox_overlaps
 from ...registry import MODELS
 from ...structures import InstanceData
 from .anchor_head import conv_tower, AnchorHead, Scale, levels_to_batch
@@ -24,7 +24,7 @@ class Integral(nn.Module):
     def __init__(self, reg_max: int = 16):
         super().__init__()
         self.reg_max = reg_max
-        self.register_buffer('project', torch.linspace(0, reg_max, reg_max + 1), persistent=False)
+        self.register_buffer('project', torch.linspace(0, reg_max, reg_max + 1))  # in checkpoints, as MMDetection's
 
     def forward(self, x: Tensor) -> Tensor:  # (..., 4 * (reg_max + 1)) logits
         "Distances (..., 4) in bins."
@@ -55,7 +55,8 @@ class GFLHead(AnchorHead):
                                                            override=dict(type='Normal', name='gfl_cls', std=0.01,
                                                                          bias_prob=0.01)),
                  **kwargs):
-        if not loss_cls.get('use_sigmoid', False): raise ValueError(f'GFLHead: loss_cls needs use_sigmoid=True, got {loss_cls}')
+        if not loss_cls.get('use_sigmoid',
+                            False): raise ValueError(f'GFLHead: loss_cls needs use_sigmoid=True, got {loss_cls}')
         self.stacked_convs, self.conv_cfg, self.norm_cfg, self.reg_max = stacked_convs, conv_cfg, norm_cfg, reg_max
         super().__init__(num_classes, in_channels, anchor_generator=anchor_generator, bbox_coder=bbox_coder,
                          loss_cls=loss_cls, loss_bbox=loss_bbox, init_cfg=init_cfg, **kwargs)
@@ -96,7 +97,8 @@ class GFLHead(AnchorHead):
         "QFL over all anchors; GIoU and DFL over the positives, weighted by their best class score."
         featmap_sizes = [tuple(s.shape[-2:]) for s in cls_scores]
         anchors, valid, num_level_anchors = self.get_anchors(featmap_sizes, batch_img_metas, cls_scores[0].device)
-        t = self.get_targets(anchors, valid, num_level_anchors, batch_gt_instances, batch_img_metas, batch_gt_instances_ignore)
+        t = self.get_targets(anchors, valid, num_level_anchors, batch_gt_instances, batch_img_metas,
+                             batch_gt_instances_ignore)
         strides = torch.repeat_interleave(anchors.new_tensor([s[0] for s in self.prior_generator.strides]),
                                           torch.tensor(num_level_anchors, device=anchors.device))
         cls_score = levels_to_batch(cls_scores, self.cls_out_channels).flatten(0, 1)

@@ -8,11 +8,10 @@ Docs: https://detnb.github.io/detnb/models/detectors/single_stage.html.md"""
 from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
-import torch
 from torch import Tensor, nn
 from ...registry import MODELS
 from ...structures import DetDataSample, InstanceData
-from ..base import BaseModel
+from ..base_model import BaseModel
 
 # %% auto #0
 __all__ = ['MODES', 'SingleStageDetector', 'RetinaNet', 'FCOS', 'ATSS', 'GFL']
@@ -55,7 +54,8 @@ class SingleStageDetector(BaseModel):
 
     @staticmethod
     def _samples(data_samples: Sequence[DetDataSample] | None, mode: str) -> Sequence[DetDataSample]:
-        if data_samples is None: raise ValueError(f"mode='{mode}' needs data_samples (their metainfo, and gt_instances for the loss)")
+        if data_samples is None: raise ValueError(f"mode='{mode}' needs data_samples (their metainfo, and gt_instances "
+                                                  "for the loss)")
         return data_samples
 
     def loss(self, batch_inputs: Tensor, batch_data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:

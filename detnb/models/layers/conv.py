@@ -14,32 +14,46 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from ...registry import MODELS
-from ..base import BaseModule
+from ..base_module import BaseModule
 
 # %% auto #0
-__all__ = ['WINOGRAD_MIN_PIXELS', 'WINOGRAD_MIN_MACS', 'WINOGRAD_MIN_TRAIN_MACS', 'WINOGRAD_MAX_CHANNEL_PAIRS', 'set_winograd',
-           'winograd_applies', 'WinogradConvFunction', 'conv2d', 'winograd_layout', 'Conv2d', 'build_conv_layer',
-           'build_norm_layer', 'build_activation_layer', 'frozen_norm_affine', 'FoldedConvFunction', 'conv_norm',
-           'sequential_conv_norm', 'ConvModule']
+__all__ = ['WINOGRAD_MIN_PIXELS', 'WINOGRAD_MIN_MACS', 'WINOGRAD_MIN_TRAIN_MACS', 'WINOGRAD_MAX_CHANNEL_PAIRS',
+           'WINOGRAD_MIN_CHANNELS_LAST_OUT', 'winograd_env_override', 'set_winograd', 'winograd_applies',
+           'WinogradConvFunction', 'conv2d', 'Conv2d', 'build_conv_layer', 'build_norm_layer', 'build_activation_layer',
+           'norm_attribute_name', 'frozen_norm_affine', 'FoldedConvFunction', 'conv_norm', 'sequential_conv_norm',
+           'ConvModule']
 
 # %% ../../../nbs/models/layers/00_conv.ipynb #2da73afb
 WINOGRAD_MIN_PIXELS = 48 * 48  # smaller maps: NNPACK's per-call filter transform costs more than it saves
 WINOGRAD_MIN_MACS = 2e8  # multiply-adds of the direct convolution below which it is as fast
 WINOGRAD_MIN_TRAIN_MACS = 2e9  # the same in training, where only the forward pass and the input gradient gain
 WINOGRAD_MAX_CHANNEL_PAIRS = 256 * 256  # NNPACK keeps a workspace of 64 floats per (input, output) channel pair
+WINOGRAD_MIN_CHANNELS_LAST_OUT = 256  # output channels that pay for copying a channels-last input to NCHW
 
 def _nnpack_ready() -> bool:
-    "NNPACK is compiled in and initialized (`_nnpack_available` initializes it: NNPACK fails before that)."
+    "NNPACK is built in and initialized: the one call of the private `torch._nnpack_available`, which initializes it."
+    if not hasattr(torch, '_nnpack_spatial_convolution'): return False
     try: return bool(torch._nnpack_available())
     except (AttributeError, RuntimeError): return False
 
-_winograd = {'enabled': os.environ.get('DETNB_WINOGRAD', '1') != '0' and _nnpack_ready()}
+def _nnpack_image_conv(image: Tensor, weight: Tensor, bias: Tensor | None, padding: list[int]) -> Tensor:
+    "NNPACK's convolution of one (1, C, H, W) image: the one call of the private `torch._nnpack_spatial_convolution`."
+    return torch._nnpack_spatial_convolution(image, weight, bias, padding)
+
+def winograd_env_override() -> bool | None:
+    "`DETNB_WINOGRAD`: `0` forces Winograd off, another value on; unset (None) leaves it to `set_winograd`."
+    value = os.environ.get('DETNB_WINOGRAD', '')
+    return None if value == '' else value != '0'
+
+_winograd = {'enabled': False}
 
 def set_winograd(enabled: bool) -> bool:
-    "Use NNPACK's Winograd convolution where it pays (`True`, the default where NNPACK exists) or never; returns the previous setting."
-    previous = _winograd['enabled']
-    _winograd['enabled'] = bool(enabled) and _nnpack_ready()
+    "Use NNPACK's Winograd convolution where it pays (`True`) or never (`False`); returns the previous setting."
+    previous, override = _winograd['enabled'], winograd_env_override()
+    _winograd['enabled'] = (bool(enabled) if override is None else override) and _nnpack_ready()
     return previous
+
+set_winograd(True)  # the default, where NNPACK exists
 
 def _pair(v) -> tuple[int, int]: return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
@@ -52,9 +66,10 @@ def winograd_applies(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1,
     if not _winograd['enabled'] or x.device.type != 'cpu' or x.dtype != torch.float32 or x.dim() != 4: return False
     # exported graphs keep the standard operator (ONNX export traces, or runs through torch.export's compiler)
     if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling(): return False
-    if not x.is_contiguous(): return False  # channels-last: the copies to NCHW and back cost more than NNPACK saves
-    if tuple(weight.shape[-2:]) != (3, 3) or _pair(stride) != (1, 1) or _pair(dilation) != (1, 1) or groups != 1: return False
+    if tuple(weight.shape[-2:]) != (3, 3) or _pair(stride) != (1, 1) or _pair(dilation) != (1, 1) or groups != 1:
+        return False
     if isinstance(padding, str): return False
+    if not x.is_contiguous() and weight.shape[0] < WINOGRAD_MIN_CHANNELS_LAST_OUT: return False
     pixels, pairs = x.shape[-2] * x.shape[-1], weight.shape[0] * weight.shape[1]
     training = _needs_grad(x, weight, bias)
     if training and _pair(padding) != (1, 1): return False  # the input gradient as a padding-1 convolution
@@ -62,15 +77,16 @@ def winograd_applies(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1,
     return pixels >= WINOGRAD_MIN_PIXELS and pixels * pairs * 9 >= min_macs and pairs <= WINOGRAD_MAX_CHANNEL_PAIRS
 
 def _nnpack_conv(x: Tensor, weight: Tensor, bias: Tensor | None, padding: list[int]) -> Tensor:
-    "NNPACK's inference convolution of an NCHW batch, image by image (its batch variant is slower)."
-    weight = weight.contiguous()
-    outs = [torch._nnpack_spatial_convolution(image[None], weight, bias, padding) for image in x]
+    "NNPACK's convolution of a batch, image by image (its batch variant is slower); a channels-last batch is copied."
+    x, weight = x.contiguous(), weight.contiguous()
+    outs = [_nnpack_image_conv(image[None], weight, bias, padding) for image in x]
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 class WinogradConvFunction(torch.autograd.Function):
     "A 3x3, stride-1, padding-1 convolution whose forward pass and input gradient run NNPACK's Winograd kernel."
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        x = x.contiguous()  # NCHW, kept for the filter gradient
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
         return _nnpack_conv(x, weight, bias, [1, 1])
@@ -83,26 +99,22 @@ class WinogradConvFunction(torch.autograd.Function):
         grad, grad_x, grad_w, grad_b = grad.contiguous(), None, None, None
         if need_w or need_b:  # the filter gradient correlates input and gradient: oneDNN's direct kernel
             _, grad_w, grad_b = torch.ops.aten.convolution_backward(
-                grad, x, weight, [weight.shape[0]] if ctx.has_bias else None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
-                [False, need_w, need_b])
+                grad, x, weight, [weight.shape[0]] if ctx.has_bias else None, [1, 1], [1, 1], [1, 1], False, [0, 0],
+                1, [False, need_w, need_b])
         # the input gradient is the gradient convolved with the flipped, transposed filters, padding 3 - 1 - 1 = 1
         if need_x: grad_x = _nnpack_conv(grad, weight.flip(-2, -1).transpose(0, 1), None, [1, 1])
         return grad_x, grad_w, grad_b
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
     "`F.conv2d`, computed by NNPACK's Winograd F(6x6, 3x3) kernel where `winograd_applies`."
     if not winograd_applies(x, weight, stride, padding, dilation, groups, bias):
         return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
     if _needs_grad(x, weight, bias): return WinogradConvFunction.apply(x, weight, bias)
     return _nnpack_conv(x, weight, bias, list(_pair(padding)))
 
-def winograd_layout(maps: Sequence[Tensor]) -> list[Tensor]:
-    "The maps large enough for NNPACK's kernel in NCHW layout, on the CPU in float32; the others as they are."
-    return [m.contiguous() if _winograd['enabled'] and m.device.type == 'cpu' and m.dtype == torch.float32 and m.dim() == 4
-            and m.shape[-2] * m.shape[-1] >= WINOGRAD_MIN_PIXELS else m for m in maps]
-
 class Conv2d(nn.Conv2d):
-    "`nn.Conv2d` computed by `conv2d`: NNPACK's Winograd kernel for large 3x3 NCHW maps on the CPU."
+    "`nn.Conv2d` computed by `conv2d`: NNPACK's Winograd kernel for large 3x3 maps on the CPU."
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         if self.padding_mode != 'zeros': return super()._conv_forward(input, weight, bias)
         return conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
@@ -123,7 +135,7 @@ def _layer_class(cfg: dict, what: str) -> type:
     if not isinstance(cfg, dict) or 'type' not in cfg:
         raise TypeError(f'{what} config must be a dict with a "type" key, got {cfg!r}')
     cls = MODELS.get(cfg['type']) if isinstance(cfg['type'], str) else cfg['type']
-    if cls is None: raise MODELS._unknown(cfg['type'])
+    if cls is None: raise MODELS.unknown_key_error(cfg['type'])
     return cls
 
 def build_conv_layer(cfg: dict | None, *args, **kwargs) -> nn.Module:
@@ -154,9 +166,18 @@ def build_activation_layer(cfg: dict) -> nn.Module:
     cfg.pop('type')
     return cls(**cfg)
 
+# %% ../../../nbs/models/layers/00_conv.ipynb #728a9e32
+def norm_attribute_name(norm: nn.Module) -> str:
+    "The attribute name of `norm` in a conv block, by its kind: 'bn', 'gn', 'ln', 'in', or 'norm' for others."
+    if isinstance(norm, nn.modules.batchnorm._BatchNorm): return 'bn'
+    if isinstance(norm, nn.GroupNorm): return 'gn'
+    if isinstance(norm, nn.LayerNorm): return 'ln'
+    if isinstance(norm, nn.modules.instancenorm._InstanceNorm): return 'in'
+    return 'norm'
+
 # %% ../../../nbs/models/layers/00_conv.ipynb #989cd0dc
 def frozen_norm_affine(norm: nn.Module | None) -> tuple[Tensor, Tensor] | None:
-    "The per-channel `(scale, shift)` of a norm that does not look at the batch (eval-mode or frozen batch norm), else None."
+    "The per-channel `(scale, shift)` of a norm that does not look at the batch (eval-mode or frozen BN), else None."
     if isinstance(norm, _BatchNorm) and not norm.training and norm.running_var is not None:
         scale = (norm.running_var + norm.eps).rsqrt()
         if norm.weight is not None: scale = scale * norm.weight
@@ -192,13 +213,15 @@ class FoldedConvFunction(torch.autograd.Function):
             grad_scale = (grad_folded_weight * weight).sum((1, 2, 3))
             if bias is not None: grad_scale = grad_scale + grad_folded_bias * bias
         grad_bias = grad_folded_bias * scale if need_bias else None
-        return grad_x, grad_weight, grad_bias, grad_scale, grad_folded_bias if need_shift else None, None, None, None, None
+        grad_shift = grad_folded_bias if need_shift else None
+        return grad_x, grad_weight, grad_bias, grad_scale, grad_shift, None, None, None, None
 
 def _hooked(module: nn.Module) -> bool: return bool(module._forward_hooks or module._forward_pre_hooks)
 
 def _foldable_affine(conv: nn.Module, norm: nn.Module | None, x: Tensor) -> tuple[Tensor, Tensor] | None:
     "The norm's affine map where it can be folded into `conv`: a plain zero-padded `Conv2d`, no hooks, no autocast."
-    if type(conv) not in (nn.Conv2d, Conv2d) or conv.padding_mode != 'zeros' or norm is None or _hooked(conv) or _hooked(norm): return None
+    if type(conv) not in (nn.Conv2d, Conv2d) or conv.padding_mode != 'zeros' or norm is None: return None
+    if _hooked(conv) or _hooked(norm): return None
     if torch.is_autocast_enabled(x.device.type): return None  # mixed precision: the layers as they are
     return frozen_norm_affine(norm)
 
@@ -251,15 +274,25 @@ class ConvModule(BaseModule):
         self.conv = build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                                      dilation=dilation, groups=groups, bias=bias, **extra)
         norm_channels = out_channels if self.order.index('norm') > self.order.index('conv') else in_channels
-        self.norm = None if norm_cfg is None else build_norm_layer(norm_cfg, norm_channels)
+        # the norm's attribute is named after its kind (`bn`, `gn`, ...), so checkpoint keys are MMDetection's
+        norm = None if norm_cfg is None else build_norm_layer(norm_cfg, norm_channels)
+        self.norm_name = None if norm is None else norm_attribute_name(norm)
+        if norm is not None: self.add_module(self.norm_name, norm)
         if act_cfg is not None:
             act_cfg = dict(act_cfg)
-            if 'inplace' in inspect.signature(_layer_class(act_cfg, 'act_cfg')).parameters: act_cfg.setdefault('inplace', inplace)
+            if 'inplace' in inspect.signature(_layer_class(act_cfg, 'act_cfg')).parameters:
+                act_cfg.setdefault('inplace', inplace)
         self.activate = None if act_cfg is None else build_activation_layer(act_cfg)
+
+    @property
+    def norm(self) -> nn.Module | None:
+        "The normalization layer (attribute `bn`, `gn`, `ln` or `in` by its kind), or None."
+        return None if self.norm_name is None else getattr(self, self.norm_name)
 
     def forward(self, x: Tensor) -> Tensor:
         order = self.order
-        if order[:2] == ('conv', 'norm'): x, order = conv_norm(self.conv, self.norm, x), order[2:]  # folded where it can be
+        # folded where it can be
+        if order[:2] == ('conv', 'norm'): x, order = conv_norm(self.conv, self.norm, x), order[2:]
         for name in order:
             layer = {'conv': self.conv, 'norm': self.norm, 'act': self.activate}[name]
             if layer is not None: x = layer(x)

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 from ...registry import MODELS
-from ..base import BaseModule
-from ..layers.conv import ConvModule, winograd_layout
+from ..base_module import BaseModule
+from ..layers.conv import ConvModule
 
 # %% auto #0
 __all__ = ['FPN', 'convert_torchvision_fpn', 'PAFPN', 'ChannelMapper']
@@ -27,7 +27,8 @@ class FPN(BaseModule):
                  num_outs: int,  # number of output levels
                  start_level: int = 0,  # first backbone level used
                  end_level: int = -1,  # last backbone level used (-1: the last one)
-                 add_extra_convs: bool | str = False,  # False (max pool), 'on_input', 'on_lateral', 'on_output' (True: 'on_input')
+                 # False (max pool), 'on_input', 'on_lateral', 'on_output' (True: 'on_input')
+                 add_extra_convs: bool | str = False,
                  relu_before_extra_convs: bool = False,  # ReLU before every extra conv but the first
                  no_norm_on_lateral: bool = False,  # no norm layer in the lateral convs
                  conv_cfg: dict | None = None,
@@ -37,32 +38,40 @@ class FPN(BaseModule):
                  init_cfg: dict | list[dict] | None = dict(type='Xavier', layer='Conv2d', distribution='uniform')):
         super().__init__(init_cfg)
         name = type(self).__name__
-        self.in_channels, self.out_channels, self.num_ins, self.num_outs = list(in_channels), out_channels, len(in_channels), num_outs
+        self.in_channels, self.out_channels = list(in_channels), out_channels
+        self.num_ins, self.num_outs = len(in_channels), num_outs
         self.relu_before_extra_convs, self.upsample_cfg = relu_before_extra_convs, dict(upsample_cfg)
         if end_level in (-1, self.num_ins - 1):
             self.backbone_end_level = self.num_ins
             if num_outs < self.num_ins - start_level:
-                raise ValueError(f'{name}: num_outs={num_outs} is fewer than the {self.num_ins - start_level} backbone levels used')
+                raise ValueError(f'{name}: num_outs={num_outs} is fewer than the {self.num_ins - start_level} backbone '
+                                 'levels used')
         else:
-            if not start_level <= end_level < self.num_ins: raise ValueError(f'{name}: end_level {end_level} out of [{start_level}, {self.num_ins})')
+            if not start_level <= end_level < self.num_ins:
+                raise ValueError(f'{name}: end_level {end_level} out of [{start_level}, {self.num_ins})')
             if num_outs != end_level - start_level + 1:
-                raise ValueError(f'{name}: with end_level={end_level}, num_outs must be {end_level - start_level + 1}, got {num_outs}')
+                raise ValueError(f'{name}: with end_level={end_level}, num_outs must be {end_level - start_level + 1}, '
+                                 f'got {num_outs}')
             self.backbone_end_level = end_level + 1
         self.start_level, self.end_level = start_level, end_level
         if add_extra_convs is True: add_extra_convs = 'on_input'
         if add_extra_convs not in (False, 'on_input', 'on_lateral', 'on_output'):
-            raise ValueError(f"{name}: add_extra_convs must be False, True, 'on_input', 'on_lateral' or 'on_output', got {add_extra_convs!r}")
+            raise ValueError(f"{name}: add_extra_convs must be False, True, 'on_input', 'on_lateral' or 'on_output', "
+                             f"got {add_extra_convs!r}")
         self.add_extra_convs = add_extra_convs
         conv = dict(conv_cfg=conv_cfg, act_cfg=act_cfg, inplace=False)
         self.lateral_convs, self.fpn_convs = nn.ModuleList(), nn.ModuleList()
         for i in range(start_level, self.backbone_end_level):
-            self.lateral_convs.append(ConvModule(in_channels[i], out_channels, 1, norm_cfg=None if no_norm_on_lateral else norm_cfg, **conv))
+            self.lateral_convs.append(ConvModule(in_channels[i], out_channels, 1,
+                                                 norm_cfg=None if no_norm_on_lateral else norm_cfg, **conv))
             self.fpn_convs.append(ConvModule(out_channels, out_channels, 3, padding=1, norm_cfg=norm_cfg, **conv))
         extra_levels = num_outs - self.backbone_end_level + start_level
         if add_extra_convs:
             for i in range(extra_levels):
-                channels = in_channels[self.backbone_end_level - 1] if i == 0 and add_extra_convs == 'on_input' else out_channels
-                self.fpn_convs.append(ConvModule(channels, out_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg, **conv))
+                on_input = i == 0 and add_extra_convs == 'on_input'
+                channels = in_channels[self.backbone_end_level - 1] if on_input else out_channels
+                self.fpn_convs.append(ConvModule(channels, out_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg,
+                                                 **conv))
 
     def top_down(self, inputs: Sequence[Tensor]) -> list[Tensor]:
         "The laterals $M_i$ after the top-down additions."
@@ -78,7 +87,8 @@ class FPN(BaseModule):
         if len(outs) >= self.num_outs: return outs
         if not self.add_extra_convs:
             return outs + [F.max_pool2d(outs[-1], 1, stride=2) for _ in range(self.num_outs - used)]  # subsampled P5
-        source = {'on_input': inputs[self.backbone_end_level - 1], 'on_lateral': laterals[-1], 'on_output': outs[-1]}[self.add_extra_convs]
+        source = {'on_input': inputs[self.backbone_end_level - 1], 'on_lateral': laterals[-1],
+                  'on_output': outs[-1]}[self.add_extra_convs]
         outs = outs + [self.fpn_convs[used](source)]
         for i in range(used + 1, self.num_outs):
             outs.append(self.fpn_convs[i](F.relu(outs[-1]) if self.relu_before_extra_convs else outs[-1]))
@@ -93,8 +103,7 @@ class FPN(BaseModule):
         "`num_outs` feature maps, finest first, each with `out_channels` channels."
         self.check_inputs(inputs)
         laterals = self.top_down(inputs)
-        # at CPU inference the large levels go to the 3x3 convolutions in NCHW, for NNPACK's Winograd kernel (see `Conv2d`)
-        outs = [self.fpn_convs[i](m) for i, m in enumerate(winograd_layout(laterals))]
+        outs = [self.fpn_convs[i](m) for i, m in enumerate(laterals)]
         return tuple(self.extra_levels(outs, inputs, laterals))
 
 # %% ../../../nbs/models/necks/00_fpn.ipynb #6ecbe229
@@ -111,10 +120,14 @@ def convert_torchvision_fpn(state_dict: Mapping[str, Tensor],  # a torchvision F
         if match is None: raise KeyError(f'convert_torchvision_fpn: {prefix + key!r} is not a key of a torchvision FPN')
         matches[key] = match
     num_levels = len({m[2] for m in matches.values() if m[1] == 'layer_blocks'})
+    # the norms' attribute in ConvModule: `bn` for batch norms (with running statistics), `gn` for group norms
+    norm = 'bn' if any(m[3] == '1' and m[4] == 'running_mean' for m in matches.values()) else 'gn'
     converted = {}
     for key, m in matches.items():
         if m[5]: name = f'fpn_convs.{num_levels + (m[5] == "p7")}.conv.{m[6]}'
-        else: name = f'{"lateral_convs" if m[1] == "inner_blocks" else "fpn_convs"}.{m[2]}.{"norm" if m[3] == "1" else "conv"}.{m[4]}'
+        else:
+            kind = 'lateral_convs' if m[1] == 'inner_blocks' else 'fpn_convs'
+            name = f'{kind}.{m[2]}.{norm if m[3] == "1" else "conv"}.{m[4]}'
         converted[name] = keys[key]
     return converted
 
@@ -135,12 +148,15 @@ class PAFPN(FPN):
                  norm_cfg: dict | None = None,
                  act_cfg: dict | None = None,
                  init_cfg: dict | list[dict] | None = dict(type='Xavier', layer='Conv2d', distribution='uniform')):
-        super().__init__(in_channels, out_channels, num_outs, start_level, end_level, add_extra_convs, relu_before_extra_convs,
+        super().__init__(in_channels, out_channels, num_outs, start_level, end_level, add_extra_convs,
+                         relu_before_extra_convs,
                          no_norm_on_lateral, conv_cfg, norm_cfg, act_cfg, init_cfg=init_cfg)
         conv = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg, inplace=False)
         levels = self.backbone_end_level - start_level
-        self.downsample_convs = nn.ModuleList([ConvModule(out_channels, out_channels, 3, stride=2, padding=1, **conv) for _ in range(levels - 1)])
-        self.pafpn_convs = nn.ModuleList([ConvModule(out_channels, out_channels, 3, padding=1, **conv) for _ in range(levels - 1)])
+        self.downsample_convs = nn.ModuleList([ConvModule(out_channels, out_channels, 3, stride=2, padding=1, **conv)
+                                               for _ in range(levels - 1)])
+        self.pafpn_convs = nn.ModuleList([ConvModule(out_channels, out_channels, 3, padding=1, **conv)
+                                          for _ in range(levels - 1)])
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
         "`num_outs` feature maps, finest first, each with `out_channels` channels."
@@ -167,10 +183,13 @@ class ChannelMapper(BaseModule):
                  init_cfg: dict | list[dict] | None = dict(type='Xavier', layer='Conv2d', distribution='uniform')):
         super().__init__(init_cfg)
         num_outs = len(in_channels) if num_outs is None else num_outs
-        if num_outs < len(in_channels): raise ValueError(f'ChannelMapper: num_outs={num_outs} is fewer than the {len(in_channels)} inputs')
+        if num_outs < len(in_channels):
+            raise ValueError(f'ChannelMapper: num_outs={num_outs} is fewer than the {len(in_channels)} inputs')
         conv = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg, bias=bias)
-        self.convs = nn.ModuleList([ConvModule(c, out_channels, kernel_size, padding=(kernel_size - 1) // 2, **conv) for c in in_channels])
-        self.extra_convs = nn.ModuleList([ConvModule(in_channels[-1] if i == 0 else out_channels, out_channels, 3, stride=2, padding=1, **conv)
+        self.convs = nn.ModuleList([ConvModule(c, out_channels, kernel_size, padding=(kernel_size - 1) // 2,
+                                               **conv) for c in in_channels])
+        self.extra_convs = nn.ModuleList([ConvModule(in_channels[-1] if i == 0 else out_channels, out_channels, 3,
+                                                     stride=2, padding=1, **conv)
                                           for i in range(num_outs - len(in_channels))])
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:

@@ -8,7 +8,7 @@ Docs: https://detnb.github.io/detnb/models/task_modules/assigners.html.md"""
 from __future__ import annotations
 import torch
 from torch import Tensor
-from ...boxes import bbox_overlaps
+from ...ops import bbox_overlaps
 from ...registry import TASK_UTILS
 from ...structures import InstanceData
 
@@ -17,7 +17,7 @@ __all__ = ['INF', 'AssignResult', 'MaxIoUAssigner', 'ATSSAssigner']
 
 # %% ../../../nbs/models/task_modules/02_assigners.ipynb #5a8e243b
 class AssignResult:
-    "The assignment of the priors of one image: `gt_inds` (0 negative, -1 ignored, k > 0 box k - 1), `max_overlaps`, `labels`."
+    "The assignment of the priors of one image: `gt_inds` (0 negative, -1 ignored, k > 0 box k - 1), `max_overlaps`."
     def __init__(self,
                  num_gts: int,  # number of ground-truth boxes of the image
                  gt_inds: Tensor,  # (num_preds,) long: 0 negative, -1 ignored, k > 0 matched to box k - 1
@@ -59,8 +59,9 @@ def _labels_of(gt_inds: Tensor, gt_labels: Tensor) -> Tensor:
 
 def _empty_result(num_gts: int, num_priors: int, device: torch.device, gt_inds_value: int) -> AssignResult:
     "The assignment when there are no boxes or no priors: every prior gets `gt_inds_value`."
-    return AssignResult(num_gts, torch.full((num_priors,), gt_inds_value, dtype=torch.long, device=device),
-                        torch.zeros(num_priors, device=device), torch.full((num_priors,), -1, dtype=torch.long, device=device))
+    gt_inds = torch.full((num_priors,), gt_inds_value, dtype=torch.long, device=device)
+    labels = torch.full((num_priors,), -1, dtype=torch.long, device=device)
+    return AssignResult(num_gts, gt_inds, torch.zeros(num_priors, device=device), labels)
 
 def _ignored_priors(priors: Tensor, gt_instances_ignore: InstanceData | None, ignore_iof_thr: float,
                     wrt_candidates: bool = True) -> Tensor | None:
@@ -75,7 +76,7 @@ def _ignored_priors(priors: Tensor, gt_instances_ignore: InstanceData | None, ig
 # %% ../../../nbs/models/task_modules/02_assigners.ipynb #f62788ab
 @TASK_UTILS.register_module()
 class MaxIoUAssigner:
-    "Positives above an IoU threshold, negatives below another, plus each box's best prior (Faster R-CNN, Ren et al. 2015)."
+    "Positives above an IoU threshold, negatives below another, plus each box's best prior (Ren et al. 2015)."
     def __init__(self,
                  pos_iou_thr: float,  # priors with IoU >= this are positives
                  neg_iou_thr: float | tuple[float, float],  # IoU < this (or in [low, high)) are negatives
@@ -119,7 +120,9 @@ class MaxIoUAssigner:
             gt_max = overlaps.max(1, keepdim=True).values  # (num_gts, 1)
             claimant = (gt_max >= self.min_pos_iou) & (gt_max > 0)
             if self.gt_max_assign_all: claims = claimant & (overlaps == gt_max)
-            else: claims = claimant & (torch.arange(num_priors, device=overlaps.device) == overlaps.argmax(1, keepdim=True))
+            else:
+                first_best = torch.arange(num_priors, device=overlaps.device) == overlaps.argmax(1, keepdim=True)
+                claims = claimant & first_best
             # the last box that claims a prior wins: the largest 1-based index among its claimants
             winner = (claims * torch.arange(1, num_gts + 1, device=overlaps.device)[:, None]).amax(0)
             gt_inds = torch.where(winner > 0, winner, gt_inds)

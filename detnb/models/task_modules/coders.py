@@ -48,7 +48,8 @@ class DeltaXYWHBBoxCoder:
                  add_ctr_clamp: bool = False,  # clamp the decoded centre shift to +-`ctr_clamp` pixels
                  ctr_clamp: float = 32):  # largest centre shift in pixels when `add_ctr_clamp`
         if len(target_means) != 4 or len(target_stds) != 4:
-            raise ValueError(f'DeltaXYWHBBoxCoder: target_means and target_stds need 4 values, got {target_means}, {target_stds}')
+            raise ValueError(f'DeltaXYWHBBoxCoder: target_means and target_stds need 4 values, got {target_means}, '
+                             f'{target_stds}')
         self.means, self.stds = tuple(map(float, target_means)), tuple(map(float, target_stds))
         self.clip_border, self.add_ctr_clamp, self.ctr_clamp = clip_border, add_ctr_clamp, ctr_clamp
 
@@ -71,7 +72,8 @@ class DeltaXYWHBBoxCoder:
         "The boxes (..., 4 * k) that `pred_bboxes` describe relative to `bboxes`."
         _check_boxes('DeltaXYWHBBoxCoder.decode', bboxes)
         if pred_bboxes.shape[-1] % 4:
-            raise ValueError(f'DeltaXYWHBBoxCoder.decode: pred_bboxes must be (..., 4 * k), got {tuple(pred_bboxes.shape)}')
+            raise ValueError('DeltaXYWHBBoxCoder.decode: pred_bboxes must be (..., 4 * k), got '
+                             f'{tuple(pred_bboxes.shape)}')
         deltas = pred_bboxes.unflatten(-1, (-1, 4))
         deltas = deltas * deltas.new_tensor(self.stds) + deltas.new_tensor(self.means)
         bboxes = bboxes.to(deltas.dtype)[..., None, :]

@@ -93,7 +93,8 @@ class RandomSampler:
                  add_gt_as_proposals: bool = True,  # prepend the gt boxes to the priors as positives
                  **kwargs):
         if num < 0 or not 0 <= pos_fraction <= 1:
-            raise ValueError(f'RandomSampler: need num >= 0 and 0 <= pos_fraction <= 1, got num={num}, pos_fraction={pos_fraction}')
+            raise ValueError(f'RandomSampler: need num >= 0 and 0 <= pos_fraction <= 1, got num={num}, '
+                             f'pos_fraction={pos_fraction}')
         self.num, self.pos_fraction, self.neg_pos_ub = num, pos_fraction, neg_pos_ub
         self.add_gt_as_proposals = add_gt_as_proposals
 
