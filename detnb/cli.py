@@ -35,11 +35,11 @@ COMMANDS: dict[str, Command] = {
                                 'detnb.tools.confusion_matrix:run_confusion_matrix',
                                 'draw the normalized confusion matrix (with background) of a results file'),
     'download': Command('detnb.apis.model_zoo:add_download_arguments', 'detnb.apis.model_zoo:run_download',
-                        "download checkpoints of the model zoo (or mmdet://, open-mmlab://, torchvision:// "
-                        "addresses) into detnb's cache"),
+                        "download checkpoints of the model zoo (or mmdet:// and torchvision:// addresses) into "
+                        "detnb's cache"),
     'eval-metric': Command('detnb.tools.eval_metric:add_eval_metric_arguments',
                            'detnb.tools.eval_metric:run_eval_metric',
-                           "evaluate a saved results file (.pkl of test --out, or COCO json) with the config's metric"),
+                           "evaluate a saved results file (a pickle or a COCO json) with the config's metric"),
     'get-flops': Command('detnb.tools.get_flops:add_get_flops_arguments', 'detnb.tools.get_flops:run_get_flops',
                          "FLOPs and parameters of a config's model at an input shape, per module"),
     'infer': Command('detnb.apis.inference:add_infer_arguments', 'detnb.apis.inference:run_infer',

@@ -12,10 +12,6 @@ from detnb.models.layers.ms_deform_attn import (MultiScaleDeformableAttnFunction
                                                 multi_scale_deformable_attn_pytorch)
 
 ARCHS = [80, 90]
-# the emulation shim has no atomicAdd yet: the kernels' float atomics, through std::atomic_ref (C++20)
-EMULATED_ATOMICS = '''
-inline float atomicAdd(float* address, float value) { return std::atomic_ref<float>(*address).fetch_add(value); }
-'''
 
 
 @pytest.mark.parametrize('arch', ARCHS)
@@ -65,7 +61,7 @@ CASES = {  # (B, Q, heads, C, shapes, P, lo, hi)
 
 def emulated_kernels(sanitizer=None):
     from detnb.testing.cuda_emulation import EmulatedKernels
-    return EmulatedKernels('ms_deform_attn', EMULATED_ATOMICS + ms_deform_attn_source(), sanitizer=sanitizer)
+    return EmulatedKernels('ms_deform_attn', ms_deform_attn_source(), sanitizer=sanitizer)
 
 
 def check_against_reference(kernels, B, Q, heads, C, shapes, P, lo, hi, seed=0):
@@ -104,7 +100,7 @@ def test_emulated_kernel_empty_query():
 def test_kernel_sanitizers_clean(sanitizer):
     from detnb.testing.cuda_emulation import SANITIZER_RUNTIMES, compiler_file, run_sanitized
     if compiler_file(SANITIZER_RUNTIMES[sanitizer]) is None: pytest.skip(f'g++ has no {sanitizer} runtime here')
-    source = EMULATED_ATOMICS + ms_deform_attn_source()
+    source = ms_deform_attn_source()
     code = (f'import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n'
             'from detnb.testing.cuda_emulation import EmulatedKernels\n'
             'from test_ms_deform_attn_kernel import check_against_reference, CASES\n'

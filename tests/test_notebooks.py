@@ -1,6 +1,6 @@
 """Every notebook in `nbs/` runs as a test, honouring nbdev's `tst_flags` (`#| slow`, `#| gpu`)."""
 from pathlib import Path
-import sys, tempfile, tomllib
+import sys, tempfile, tomllib, warnings
 import pytest
 from nbdev.test import test_nb as run_notebook  # renamed so that pytest does not collect it
 
@@ -45,5 +45,9 @@ def test_notebook(notebook: Path, request, tmp_path, monkeypatch):
     flags = run_flags(request.config)
     skip = [f for f in TST_FLAGS if f not in flags]
     # slow cells train for many minutes: no per-cell limit when they run
-    ok, seconds = run_notebook(notebook, skip_flags=skip, basepath=ROOT, cell_timeout=None if flags else 600)
+    # a notebook re-defines its module's classes in `__main__`, warning categories included: warnings raised with
+    # them cannot travel from a pytest-xdist worker to the controller, so the notebook's warnings stay here
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter('always')
+        ok, seconds = run_notebook(notebook, skip_flags=skip, basepath=ROOT, cell_timeout=None if flags else 600)
     assert ok, f'{notebook.relative_to(ROOT)} failed (its traceback is printed above)'

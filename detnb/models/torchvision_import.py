@@ -14,21 +14,30 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from ..config import config_to_source
+from ..datasets.class_names import COCO_CLASSES
 from ..registry import MODELS, TASK_UTILS
-from .task_modules.prior_generators import AnchorGenerator
+from .task_modules.prior_generators import AnchorGenerator, MlvlPointGenerator, _grid
 from .weight_init import read_state_dict
 from .backbones.resnet import convert_torchvision_resnet
 from .necks.fpn import convert_torchvision_fpn
 
 # %% auto #0
-__all__ = ['SETTING_NAMES', 'TORCHVISION_MEAN', 'TORCHVISION_STD', 'CONVERTERS', 'TorchvisionAnchorGenerator',
-           'FrozenBatchNorm2d', 'torchvision_settings', 'convert_torchvision_retinanet', 'convert_torchvision_fcos',
-           'import_torchvision_detector']
+__all__ = ['SETTING_NAMES', 'TORCHVISION_MEAN', 'TORCHVISION_STD', 'TORCHVISION_COCO_CATEGORIES', 'TORCHVISION_COCO_IDS',
+           'CONFIG_BASES', 'CONVERTERS', 'torchvision_strides', 'TorchvisionAnchorGenerator',
+           'TorchvisionPointGenerator', 'FrozenBatchNorm2d', 'torchvision_settings', 'coco_classifier',
+           'convert_torchvision_retinanet', 'convert_torchvision_fcos', 'import_torchvision_detector']
 
 # %% ../../nbs/models/90_torchvision_import.ipynb #7ab26c12
+def torchvision_strides(featmap_sizes: Sequence[tuple[int, int]],  # (H, W) of each level
+                        first_stride: tuple[float, float],  # the nominal `(w, h)` stride of the first level
+                       ) -> list[tuple[int, int]]:
+    "torchvision's `(w, h)` stride of each level: the padded image size (level 0's size times its stride) // its size."
+    image_h, image_w = featmap_sizes[0][0] * first_stride[1], featmap_sizes[0][1] * first_stride[0]
+    return [(int(image_w // w), int(image_h // h)) for h, w in featmap_sizes]
+
 @TASK_UTILS.register_module()
 class TorchvisionAnchorGenerator(AnchorGenerator):
-    "torchvision's anchors: absolute sizes per level, base anchors rounded to integers (RetinaNet, FCOS ports)."
+    "torchvision's anchors: absolute sizes per level, base anchors rounded, laid at torchvision's strides."
     def __init__(self,
                  strides: Sequence[int],  # stride of each level
                  sizes: Sequence[Sequence[float]],  # anchor sizes (square roots of the areas) of each level, in pixels
@@ -46,8 +55,38 @@ class TorchvisionAnchorGenerator(AnchorGenerator):
         ws, hs = ((1 / h_ratios)[:, None] * scales[None]).reshape(-1), (h_ratios[:, None] * scales[None]).reshape(-1)
         return (torch.stack([-ws, -hs, ws, hs], 1) / 2).round()
 
+    def grid_priors(self,
+                    featmap_sizes: Sequence[tuple[int, int]],  # (H, W) of each level
+                    dtype: torch.dtype = torch.float32,
+                    device: torch.device | str = 'cpu') -> list[Tensor]:
+        "Anchors of every level, one (H * W * A, 4) tensor each, at `torchvision_strides` (not the nominal strides)."
+        anchors, strides = [], torchvision_strides(featmap_sizes, self.strides[0])
+        for (h, w), (stride_w, stride_h), base in zip(featmap_sizes, strides, self.base_anchors):
+            xx, yy = _grid(h, w, stride_w, stride_h, 0., dtype, device)
+            anchors.append((torch.stack([xx, yy, xx, yy], -1)[:, None] + base.to(device, dtype)[None]).reshape(-1, 4))
+        return anchors
+
     def __repr__(self) -> str:
         return f'{type(self).__name__}(strides={self.strides}, sizes={self.sizes}, ratios={self.ratios.tolist()})'
+
+@TASK_UTILS.register_module()
+class TorchvisionPointGenerator(MlvlPointGenerator):
+    "torchvision FCOS's points: its anchors' centres, at the cell corners, laid at torchvision's strides."
+    def __init__(self, strides: Sequence[int] = (8, 16, 32, 64, 128)):  # nominal stride of each level
+        super().__init__(strides, offset=0.)
+
+    def grid_priors(self,
+                    featmap_sizes: Sequence[tuple[int, int]],  # (H, W) of each level
+                    dtype: torch.dtype = torch.float32,
+                    device: torch.device | str = 'cpu',
+                    with_stride: bool = False) -> list[Tensor]:  # rows (x, y, stride_w, stride_h)
+        "Points of every level, one (H * W, 2) tensor each ((H * W, 4) with strides), at `torchvision_strides`."
+        points = []
+        for (h, w), (stride_w, stride_h) in zip(featmap_sizes, torchvision_strides(featmap_sizes, self.strides[0])):
+            xx, yy = _grid(h, w, stride_w, stride_h, 0., dtype, device)
+            extra = [torch.full_like(xx, stride_w), torch.full_like(yy, stride_h)] if with_stride else []
+            points.append(torch.stack([xx, yy, *extra], -1))
+        return points
 
 # %% ../../nbs/models/90_torchvision_import.ipynb #27882220
 class _FrozenBatchNorm(torch.autograd.Function):
@@ -101,10 +140,24 @@ def torchvision_settings(model: nn.Module | type) -> dict:
         transform = getattr(model, 'transform', None)
         if transform is not None:
             settings.update(min_size=transform.min_size[-1], max_size=transform.max_size,
+                            size_divisible=transform.size_divisible,
                             image_mean=list(transform.image_mean), image_std=list(transform.image_std))
     settings['image_mean'] = list(settings.get('image_mean') or TORCHVISION_MEAN)
     settings['image_std'] = list(settings.get('image_std') or TORCHVISION_STD)
+    settings.setdefault('size_divisible', 32)  # GeneralizedRCNNTransform's default
     return settings
+
+# %% ../../nbs/models/90_torchvision_import.ipynb #5b8d3f60
+TORCHVISION_COCO_CATEGORIES = 91  # torchvision's COCO labels: the background and the category ids 1 to 90
+TORCHVISION_COCO_IDS = tuple(i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83))
+
+def coco_classifier(weights: Mapping[str, Tensor],  # detnb weights with torchvision's 91 labels per prior
+                    prefix: str,  # the classifier convolution, e.g. 'bbox_head.retina_cls'
+                   ) -> dict[str, Tensor]:
+    "`weights` with the classifier's outputs cut to the 80 COCO classes of each prior, in `COCO_CLASSES` order."
+    num_priors = weights[f'{prefix}.bias'].numel() // TORCHVISION_COCO_CATEGORIES
+    rows = torch.arange(num_priors)[:, None] * TORCHVISION_COCO_CATEGORIES + torch.tensor(TORCHVISION_COCO_IDS)
+    return {**weights, **{f'{prefix}.{p}': weights[f'{prefix}.{p}'][rows.flatten()] for p in ('weight', 'bias')}}
 
 # %% ../../nbs/models/90_torchvision_import.ipynb #e8a4f2e0
 def _backbone_and_neck(state_dict: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], int]:
@@ -134,8 +187,8 @@ def _head_keys(state_dict: Mapping[str, Tensor], tower_layers: dict[str, str], n
         block = re.fullmatch(r'conv\.(\d+)(?:\.(\d+))?', layer)
         if branch in tower_layers and block:
             j, sub = int(block[1]), block[2]
-            if sub is not None: i, part = j, 'conv' if sub == '0' else 'norm'  # Conv2dNormActivation: conv, norm, act
-            else: i, part = j // layers_per_conv, 'conv' if j % layers_per_conv == 0 else 'norm'
+            if sub is not None: i, part = j, 'conv' if sub == '0' else 'gn'  # Conv2dNormActivation: conv, norm, act
+            else: i, part = j // layers_per_conv, 'conv' if j % layers_per_conv == 0 else 'gn'
             converted[f'bbox_head.{tower_layers[branch]}.{i}.{part}.{param}'] = value
         elif module in names: converted[f'bbox_head.{names[module]}.{param}'] = value
         else: raise KeyError(f'{converter}: {key!r} is not a key of a torchvision {converter.split("_")[-1]} head')
@@ -144,7 +197,8 @@ def _head_keys(state_dict: Mapping[str, Tensor], tower_layers: dict[str, str], n
 def _preprocessor(settings: Mapping) -> dict:
     "torchvision's normalization of RGB images in [0, 1], for BGR uint8 images."
     return dict(type='DetDataPreprocessor', mean=[round(m * 255, 6) for m in settings['image_mean']],
-                std=[round(s * 255, 6) for s in settings['image_std']], bgr_to_rgb=True, pad_size_divisor=128)
+                std=[round(s * 255, 6) for s in settings['image_std']], bgr_to_rgb=True,
+                pad_size_divisor=settings['size_divisible'])
 
 def _backbone_neck_cfg(depth: int, bn_eps: float, frozen_stages: int) -> tuple[dict, dict]:
     channels = [128, 256, 512] if depth in (18, 34) else [512, 1024, 2048]
@@ -154,10 +208,19 @@ def _backbone_neck_cfg(depth: int, bn_eps: float, frozen_stages: int) -> tuple[d
                 relu_before_extra_convs=True, num_outs=5)
     return backbone, neck
 
-def _test_pipeline(settings: Mapping) -> list[dict]:
-    return [dict(type='LoadImageFromFile'),
-            dict(type='Resize', scale=(settings['max_size'], settings['min_size']), keep_ratio=True),
-            dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))]
+CONFIG_BASES = ['detnb::_base_/datasets/coco_detection.py', 'detnb::_base_/default_runtime.py']
+
+def _test_data(settings: Mapping, num_classes: int) -> dict:
+    "The config's test side: COCO's dataset and metric, torchvision's resize, and numbered classes if not COCO's."
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='TorchvisionResize', min_size=settings['min_size'], max_size=settings['max_size']),
+                dict(type='LoadAnnotations', with_bbox=True),  # after the resize: the metric reads the originals
+                dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))]
+    dataset = dict(pipeline=pipeline)
+    if num_classes != len(COCO_CLASSES): dataset['metainfo'] = dict(classes=tuple(str(i) for i in range(num_classes)))
+    return dict(test_pipeline=pipeline, train_dataloader=None,  # a test config: no training side
+                val_dataloader=dict(dataset=dataset), test_dataloader=dict(dataset=dataset),
+                val_cfg=dict(type='ValLoop'), test_cfg=dict(type='TestLoop'))
 
 # %% ../../nbs/models/90_torchvision_import.ipynb #0f3dc5f0
 def convert_torchvision_retinanet(
@@ -179,14 +242,17 @@ def convert_torchvision_retinanet(
             'convert_torchvision_retinanet',
         )
     )
-    if 'bbox_head.cls_convs.0.norm.weight' in weights:
+    if 'bbox_head.cls_convs.0.gn.weight' in weights:
         raise KeyError('convert_torchvision_retinanet: the head has normalization layers (retinanet_resnet50_fpn_v2); '
                        'only retinanet_resnet50_fpn is supported')
     num_anchors = weights['bbox_head.retina_reg.weight'].shape[0] // 4
     num_classes = weights['bbox_head.retina_cls.weight'].shape[0] // num_anchors
+    if num_classes == TORCHVISION_COCO_CATEGORIES:
+        weights, num_classes = coco_classifier(weights, 'bbox_head.retina_cls'), len(COCO_CLASSES)
     sizes = [[x, int(x * 2 ** (1 / 3)), int(x * 2 ** (2 / 3))] for x in [32, 64, 128, 256, 512]]
     backbone, neck = _backbone_neck_cfg(depth, bn_eps, frozen_stages)
     cfg = dict(
+        _base_=CONFIG_BASES,
         model=dict(
             type='RetinaNet',
             data_preprocessor=_preprocessor(settings),
@@ -223,7 +289,7 @@ def convert_torchvision_retinanet(
                 max_per_img=settings['detections_per_img'],
             ),
         ),
-        test_pipeline=_test_pipeline(settings),
+        **_test_data(settings, num_classes),
     )
     return cfg, weights
 
@@ -243,8 +309,11 @@ def convert_torchvision_fcos(
     strides = [8, 16, 32, 64, 128]
     weights.update({f'bbox_head.scales.{i}.scale': torch.tensor(1.0) for i in range(len(strides))})
     num_classes = weights['bbox_head.conv_cls.weight'].shape[0]
+    if num_classes == TORCHVISION_COCO_CATEGORIES:
+        weights, num_classes = coco_classifier(weights, 'bbox_head.conv_cls'), len(COCO_CLASSES)
     backbone, neck = _backbone_neck_cfg(depth, bn_eps, frozen_stages)
     cfg = dict(
+        _base_=CONFIG_BASES,
         model=dict(
             type='FCOS',
             data_preprocessor=_preprocessor(settings),
@@ -259,7 +328,7 @@ def convert_torchvision_fcos(
                 strides=strides,
                 norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
                 conv_bias=True,
-                prior_generator=dict(type='MlvlPointGenerator', strides=strides, offset=0.0),
+                prior_generator=dict(type='TorchvisionPointGenerator', strides=strides),
                 norm_on_bbox=True,
                 centerness_on_reg=True,
                 center_sampling=True,
@@ -277,7 +346,7 @@ def convert_torchvision_fcos(
                 score_factor_fusion='geometric_mean',
             ),
         ),
-        test_pipeline=_test_pipeline(settings),
+        **_test_data(settings, num_classes),
     )
     return cfg, weights
 
@@ -332,8 +401,8 @@ def import_torchvision_detector(name_or_model: str | nn.Module,  # a torchvision
         cfg, weights = CONVERTERS[name](read_state_dict(source), bn_eps=bn_eps)
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path, checkpoint_path = out_dir / f'{name}.py', out_dir / f'{name}.pth'
-    config_path.write_text(
-        f'# {name} converted from torchvision by detnb.models.torchvision_import\n' + config_to_source(cfg)
-    )
+    body = config_to_source({k: v for k, v in cfg.items() if k != '_base_'})  # `_base_` is not a plain key
+    config_path.write_text(f"# {name} converted from torchvision by detnb.models.torchvision_import\n"
+                           f"_base_ = {cfg['_base_']!r}\n{body}")
     torch.save(weights, checkpoint_path)
     return config_path, checkpoint_path

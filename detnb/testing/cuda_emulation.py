@@ -64,6 +64,9 @@ inline int __ffsll(long long x) { return __builtin_ffsll(x); }
 inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
 inline float __uint_as_float(unsigned int x) { return std::bit_cast<float>(x); }
 inline float __int_as_float(int x) { return std::bit_cast<float>(x); }
+// atomicAdd: the threads of a block run at once here, as on a GPU; std::atomic_ref makes the adds exact
+inline float atomicAdd(float* address, float value) { return std::atomic_ref<float>(*address).fetch_add(value); }
+inline double atomicAdd(double* address, double value) { return std::atomic_ref<double>(*address).fetch_add(value); }
 '''
 
 # %% ../../nbs/testing/00_cuda_emulation.ipynb #d8a25cee

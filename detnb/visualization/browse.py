@@ -22,7 +22,7 @@ def browse_dataset(config: str | os.PathLike | Config,  # config file, detnb:: n
                    output_dir: str | os.PathLike | None = None,  # write the drawings here, as `<image name>`
                    show: bool = True,  # display each drawing (a notebook, or an OpenCV window)
                    show_interval: float = 2.,  # seconds each shown drawing stays
-                   cfg_options: Mapping | None = None,  # overrides, e.g. `{'train_dataloader.dataset.indices': 10}`
+                   cfg_options: Mapping | None = None,  # overrides, e.g. `{'+train_dataloader.dataset.indices': 10}`
                    split: str = 'train',  # the dataloader whose dataset to draw: 'train', 'val' or 'test'
                    show_progress: bool = True) -> int:
     "Draw every sample of the config's `{split}_dataloader.dataset` after its pipeline; returns the number drawn."

@@ -32,6 +32,8 @@ FAMILIES = {
     'fcos': 'fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
     'atss': 'atss/atss_r50_fpn_1x_coco.py',
     'gfl': 'gfl/gfl_r50_fpn_1x_coco.py',
+    'rtmdet': 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
+    'faster_rcnn': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
 }
 
 
@@ -52,7 +54,14 @@ def with_test_scale(pipeline: list[dict]) -> list[dict]:
     return [dict(step, scale=TEST_SCALE) if step['type'].split('.')[-1] == 'Resize' else step for step in pipeline]
 
 
-CLASSIFIERS = ('retina_cls', 'conv_cls', 'gfl_cls', 'atss_cls')
+CLASSIFIERS = ('retina_cls', 'conv_cls', 'gfl_cls', 'atss_cls', 'rtm_cls', 'fc_cls')
+
+
+def classifiers(model: torch.nn.Module) -> list[torch.nn.Module]:
+    "The last classification layers of the model's head (one per level where levels have their own)."
+    head = model.roi_head.bbox_head if hasattr(model, 'roi_head') else model.bbox_head
+    layer = next(getattr(head, n) for n in CLASSIFIERS if hasattr(head, n))
+    return list(layer) if isinstance(layer, torch.nn.ModuleList) else [layer]
 
 
 def spread_scores(model: torch.nn.Module, images: list[np.ndarray], seed: int = 0) -> None:
@@ -61,23 +70,29 @@ def spread_scores(model: torch.nn.Module, images: list[np.ndarray], seed: int = 
     torch.manual_seed(seed)
     model.init_weights()  # MMDetection's initialisation: std 0.01 head convolutions, scores all near the prior 0.01
     g = torch.Generator().manual_seed(seed)
-    for name, p in model.bbox_head.named_parameters():  # the towers keep the scale of the FPN's features
+    head = model.roi_head.bbox_head if hasattr(model, 'roi_head') else model.bbox_head
+    for name, p in head.named_parameters():  # the towers keep the scale of the FPN's features
         if '_convs.' in name and p.dim() == 4: p.data = torch.randn(p.shape, generator=g) * (2 / p[0].numel()) ** 0.5
-    classifier = next(getattr(model.bbox_head, n) for n in CLASSIFIERS if hasattr(model.bbox_head, n))
-    classifier.weight.data = torch.randn(classifier.weight.shape, generator=g)
-    classifier.bias.data.zero_()
+    for layer in getattr(head, 'rtm_reg', []):  # RTMDet's regression starts at zero: boxes of no size, which
+        layer.bias.data.fill_(2.0)               # `min_bbox_size` filters on the last bit; give them two strides
+    layers = classifiers(model)
+    for layer in layers:
+        layer.weight.data = torch.randn(layer.weight.shape, generator=g)
+        layer.bias.data.zero_()
     logits = []
-    hook = classifier.register_forward_hook(lambda module, args, out: logits.append(out.detach().flatten()))
+    hooks = [layer.register_forward_hook(lambda module, args, out: logits.append(out.detach().flatten()))
+             for layer in layers]
     best = []
     for image in images:
         with torch.no_grad(): inference_detector(model, image)
         best.append(torch.cat(logits).topk(100).values)
         logits.clear()
-    hook.remove()
+    for hook in hooks: hook.remove()
     low, high = min(b[-1] for b in best), max(b[0] for b in best)
     scale = 5 / (high - low)  # the 100 best logits of every image within -2..3 (scores 0.12..0.95)
-    classifier.weight.data *= scale
-    classifier.bias.data.fill_(-2 - scale * low)
+    for layer in layers:
+        layer.weight.data *= scale
+        layer.bias.data.fill_(-2 - scale * low)
 
 
 def mmdet_detections(mmdet, config: str, images, checkpoint: Path) -> list[dict]:

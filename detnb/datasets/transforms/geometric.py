@@ -12,6 +12,7 @@ from numbers import Number
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from ...boxes import bbox_clip, bbox_flip, bbox_overlaps, bbox_project, is_inside
 from .loading import (BaseTransform, num_instances, record_homography_matrix,
                                        select_instances)
@@ -19,11 +20,12 @@ from ...masks import pixel_index_affine, rescale_size
 from ...registry import TRANSFORMS
 
 # %% auto #0
-__all__ = ['INTERPOLATIONS', 'PADDING_MODES', 'FLIP_CODES', 'CROP_TYPES', 'resize_results', 'Resize', 'RandomResize',
-           'RandomChoiceResize', 'pad_results', 'Pad', 'FixShapeResize', 'flip_matrix', 'flip_results', 'RandomFlip',
-           'translation_matrix', 'crop_results', 'paste_results', 'RandomCrop', 'MinIoURandomCrop',
-           'RandomCenterCropPad', 'Expand', 'warp_results', 'rotation_matrix', 'shear_matrix', 'RandomAffine',
-           'GeomTransform', 'Rotate', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'FilterAnnotations']
+__all__ = ['INTERPOLATIONS', 'PADDING_MODES', 'FLIP_CODES', 'CROP_TYPES', 'resize_results', 'Resize', 'bilinear_float',
+           'TorchvisionResize', 'RandomResize', 'RandomChoiceResize', 'pad_results', 'Pad', 'FixShapeResize',
+           'flip_matrix', 'flip_results', 'RandomFlip', 'translation_matrix', 'crop_results', 'paste_results',
+           'RandomCrop', 'MinIoURandomCrop', 'RandomCenterCropPad', 'Expand', 'warp_results', 'rotation_matrix',
+           'shear_matrix', 'RandomAffine', 'GeomTransform', 'Rotate', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY',
+           'FilterAnnotations']
 
 # %% ../../../nbs/datasets/transforms/01_geometric.ipynb #8c89d649
 INTERPOLATIONS = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR, 'bicubic': cv2.INTER_CUBIC,
@@ -50,13 +52,15 @@ def resize_results(results: dict,
                    size: tuple[int, int],  # new `(w, h)`
                    interpolation: str = 'bilinear',  # for the image; masks use their own rule, seg maps 'nearest'
                    clip_object_border: bool = True,  # clip boxes to the new image
+                   resized_img: np.ndarray | None = None,  # the image already resized to `size`; None: by cv2
                   ) -> dict:
     "Resize image, boxes, masks and seg map to `size`; update `img_shape`, `scale_factor`, `homography_matrix`."
     img = results['img']
     h, w = img.shape[:2]
     new_w, new_h = size
     w_scale, h_scale = new_w / w, new_h / h
-    if (new_w, new_h) != (w, h):  # cv2 drops a single channel axis: put it back
+    if resized_img is not None: results['img'] = resized_img
+    elif (new_w, new_h) != (w, h):  # cv2 drops a single channel axis: put it back
         results['img'] = cv2.resize(img, (new_w, new_h), interpolation=INTERPOLATIONS[interpolation]).reshape(
             new_h, new_w, *img.shape[2:]
         )
@@ -109,6 +113,41 @@ class Resize(BaseTransform):
         h, w = results['img'].shape[:2]
         results = resize_results(results, self.target_size(w, h), self.interpolation, self.clip_object_border)
         results['keep_ratio'] = self.keep_ratio
+        return results
+
+# %% ../../../nbs/datasets/transforms/01_geometric.ipynb #7d2e4b90
+def bilinear_float(img: np.ndarray,  # H x W or H x W x C
+                   size: tuple[int, int],  # new `(w, h)`
+                  ) -> np.ndarray:
+    "`img` as `float32` resized to `size` by torch's bilinear interpolation: half-pixel centres, no antialiasing."
+    h, w = img.shape[:2]
+    pixels = torch.from_numpy(np.ascontiguousarray(img, np.float32).reshape(h, w, -1)).permute(2, 0, 1)[None]
+    resized = F.interpolate(pixels, size=(size[1], size[0]), mode='bilinear', align_corners=False)[0]
+    return resized.permute(1, 2, 0).contiguous().numpy().reshape(size[1], size[0], *img.shape[2:])
+
+@TRANSFORMS.register_module()
+class TorchvisionResize(BaseTransform):
+    "Resize as torchvision's `GeneralizedRCNNTransform` at test time: its scale rule, floor, float bilinear."
+    def __init__(self,
+                 min_size: int = 800,  # the short side's target
+                 max_size: int = 1333,  # the bound on the long side
+                 clip_object_border: bool = True):  # clip boxes to the resized image
+        if not all(isinstance(v, int) and v > 0 for v in (min_size, max_size)):
+            raise ValueError(f'TorchvisionResize: min_size and max_size must be positive integers, '
+                             f'got {min_size!r} and {max_size!r}')
+        self.min_size, self.max_size, self.clip_object_border = min_size, max_size, clip_object_border
+
+    def target_size(self, w: int, h: int) -> tuple[int, int]:
+        "`(w, h)` that an image of size `(w, h)` is resized to: `floor(side * scale)`, as `F.interpolate` computes it."
+        scale = min(self.min_size / min(w, h), self.max_size / max(w, h))
+        return math.floor(w * scale), math.floor(h * scale)
+
+    def transform(self, results: dict) -> dict:
+        h, w = results['img'].shape[:2]
+        size = self.target_size(w, h)
+        results = resize_results(results, size, clip_object_border=self.clip_object_border,
+                                 resized_img=bilinear_float(results['img'], size))
+        results['keep_ratio'] = True
         return results
 
 # %% ../../../nbs/datasets/transforms/01_geometric.ipynb #d6867821
