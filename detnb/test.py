@@ -7,7 +7,7 @@ Docs: https://detnb.github.io/detnb/test.html.md"""
 # %% ../nbs/87_test.ipynb #772a5744
 from __future__ import annotations
 import argparse, os, sys
-from .train import load_config
+from .train import load_config, set_threads
 
 # %% auto #0
 __all__ = ['add_test_arguments', 'test_config', 'run_test', 'main']
@@ -27,6 +27,8 @@ def add_test_arguments(p: argparse.ArgumentParser) -> None:
                    help='override config keys, e.g. test_dataloader.batch_size=4'
                    ' (a key the config lacks is an error: +KEY=VALUE adds one;'
                    ' data_root=DIR moves the paths made from it)')
+    p.add_argument('--threads', type=int, metavar='N',
+                   help="torch's CPU threads (default: the cores that the machine's load leaves free, at least 1)")
     p.add_argument('--launcher', choices=['none', 'pytorch'], default=None,
                    help="job launcher: 'pytorch' under torchrun (the default when torchrun's variables are set), "
                         "else 'none'")
@@ -67,7 +69,9 @@ def run_test(args: argparse.Namespace) -> int:
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     from detnb.engine.runner import Runner
     from detnb.engine.dist import close_dist
-    try: Runner.from_cfg(test_config(args)).test()
+    cfg = test_config(args)
+    set_threads(args.threads)
+    try: Runner.from_cfg(cfg).test()
     finally: close_dist()
     return 0
 

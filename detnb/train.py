@@ -10,7 +10,8 @@ import argparse, os, shlex, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['add_train_arguments', 'default_launcher', 'load_config', 'train_config', 'interrupted_message', 'run_train', 'main']
+__all__ = ['add_train_arguments', 'default_launcher', 'load_config', 'train_config', 'interrupted_message', 'run_train', 'main',
+           'default_threads', 'set_threads']
 
 # %% ../nbs/86_train.ipynb #9bd95ce5
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,6 +28,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help='override config keys, e.g. train_cfg.max_epochs=24 optim_wrapper.optimizer.lr=0.01'
                    ' (a key the config lacks is an error: +KEY=VALUE adds one;'
                    ' data_root=DIR moves the paths made from it)')
+    p.add_argument('--threads', type=int, metavar='N',
+                   help="torch's CPU threads (default: the cores that the machine's load leaves free, at least 1)")
     p.add_argument('--launcher', choices=['none', 'pytorch'], default=None,
                    help="job launcher: 'pytorch' under torchrun (the default when torchrun's variables are set), "
                         "else 'none'")
@@ -77,18 +80,23 @@ def interrupted_message(args: argparse.Namespace, work_dir: str) -> str:
     pointer = Path(work_dir) / LAST_CHECKPOINT
     if not pointer.is_file(): return f'interrupted before the first checkpoint: {work_dir} holds none to resume from'
     options = ['--amp'] * args.amp + ['--auto-scale-lr'] * args.auto_scale_lr
+    options += ['--threads', str(args.threads)] if args.threads else []
     options += ['--cfg-options', *args.cfg_options] if args.cfg_options else []
     command = shlex.join(['detnb', 'train', args.config, '--work-dir', str(work_dir), '--resume', *options])
     checkpoint = Path(work_dir) / pointer.read_text(encoding='utf-8').strip()
     return f'interrupted: the last checkpoint is {checkpoint}; resume with: {command}'
 
 def run_train(args: argparse.Namespace) -> int:
-    "`detnb train`: build a runner from the config and train; Ctrl-C ends it with the command that resumes."
+    "`detnb train`: train the config's runner (a progress bar on a terminal); Ctrl-C ends with the command to resume."
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    from detnb.engine.runner import Runner
+    from detnb.engine.runner import ProgressBarHook, Runner
     from detnb.engine.dist import close_dist, is_main_process
     cfg = train_config(args)
-    try: Runner.from_cfg(cfg).train()
+    set_threads(args.threads)
+    try:
+        runner = Runner.from_cfg(cfg)
+        runner.register_hook(ProgressBarHook())
+        runner.train()
     except KeyboardInterrupt:
         if is_main_process(): print(interrupted_message(args, cfg.work_dir), file=sys.stderr)
         return 130  # the shell's status for a process ended by SIGINT
@@ -100,6 +108,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='detnb train', description='train a detector from a config file')
     add_train_arguments(parser)
     return run_train(parser.parse_args(argv))
+
+# %% ../nbs/86_train.ipynb #b68cef26
+def default_threads(cores: int | None = None,  # None: the cores this process may run on
+                    load: float | None = None) -> int:  # None: the machine's load average over the last minute
+    "torch's CPU threads for a run: the cores that the other processes leave free, at least 1."
+    if cores is None: cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    if load is None: load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else 0.
+    return max(1, min(cores, round(cores - load)))
+
+def set_threads(threads: int | None) -> int:
+    "Set torch's CPU threads to `threads` (None: `default_threads()`); returns the number set."
+    import torch
+    if threads is not None and threads < 1: raise ValueError(f'--threads must be at least 1, got {threads}')
+    torch.set_num_threads(threads or default_threads())
+    return torch.get_num_threads()
 
 # %% ../nbs/86_train.ipynb #ea62a0bf
 if __name__ == '__main__': sys.exit(main())

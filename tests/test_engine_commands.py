@@ -31,9 +31,16 @@ def json_log(work_dir):
 
 def test_train_checkpoint_test_round_trip(tmp_path):
     config = write_config(tmp_path / 'toy_line.py', model=dict(type='ToyLineModel', dropout=0.0))
-    trained = detnb('train', config, cwd=tmp_path)
+    trained = detnb('train', config, '--threads', 1, cwd=tmp_path)
     assert trained.returncode == 0, trained.stdout[-2000:] + trained.stderr[-3000:]
     work_dir = tmp_path / 'work_dirs' / 'toy_line'  # the default work folder: work_dirs/<config name>
+    # the console: one line with the log's path, no config; no progress bar (stdout is a pipe); the log has them
+    (log_file,) = work_dir.glob('*/*.log')
+    assert f'INFO - log: {log_file} (the environment and the config are written there)' in trained.stdout
+    assert 'Config:' not in trained.stdout and 'System environment' not in trained.stdout
+    assert 'epoch 1/2' not in trained.stdout and 'Epoch(train) [2][3/3]' in trained.stdout
+    log = log_file.read_text()
+    assert 'Config:' in log and "type='ToyLineModel'" in log and 'torch CPU threads: 1' in log
     assert {p.name for p in work_dir.glob('*.pth')} == {'epoch_1.pth', 'epoch_2.pth'}
     assert (work_dir / 'last_checkpoint').read_text() == 'epoch_2.pth' and (work_dir / 'toy_line.py').is_file()
     val_mae = [l['mae'] for l in json_log(work_dir) if 'mae' in l][-1]
@@ -73,9 +80,10 @@ def test_nan_loss_stops_training_naming_the_iteration(tmp_path):
 def test_help_lists_the_options_of_the_seed_tools(tmp_path):
     train_help = detnb('train', '--help', cwd=tmp_path).stdout  # detnb train --help
     assert train_help.startswith('usage: detnb train '), train_help
-    for option in ('--work-dir', '--amp', '--auto-scale-lr', '--resume', '--cfg-options', '--launcher'):
+    for option in ('--work-dir', '--amp', '--auto-scale-lr', '--resume', '--cfg-options', '--threads', '--launcher'):
         assert option in train_help, option
     test_help = detnb('--help', cwd=tmp_path, module='detnb.test').stdout  # python -m detnb.test --help
     assert test_help.startswith('usage: detnb test ')
-    for option in ('checkpoint', '--work-dir', '--out', '--show', '--show-dir', '--cfg-options', '--launcher', '--tta'):
+    for option in ('checkpoint', '--work-dir', '--out', '--show', '--show-dir', '--cfg-options', '--threads',
+                   '--launcher', '--tta'):
         assert option in test_help, option

@@ -1,6 +1,6 @@
 """Every notebook in `nbs/` runs as a test, honouring nbdev's `tst_flags` (`#| slow`, `#| gpu`)."""
 from pathlib import Path
-import sys, tempfile, tomllib, warnings
+import json, re, sys, tempfile, tomllib, warnings
 import pytest
 from nbdev.test import test_nb as run_notebook  # renamed so that pytest does not collect it
 
@@ -23,6 +23,16 @@ def package_definition(obj):
             return getattr(module, obj.__name__)
 
 
+REQUIRES = re.compile(r'^#\| requires (.+)$', re.M)
+
+
+def missing_requirements(notebook: Path) -> list[str]:
+    "The files a notebook's `#| requires PATH` lines name (relative to the notebook) that do not exist."
+    cells = json.loads(notebook.read_text())['cells']
+    paths = [p.strip() for c in cells if c['cell_type'] == 'code' for p in REQUIRES.findall(''.join(c['source']))]
+    return [p for p in paths if not (notebook.parent / p).exists()]
+
+
 @pytest.fixture(autouse=True)
 def registries_without_notebook_classes():
     "Notebooks run in one process: after each, its `__main__` classes leave the registries for the package's own."
@@ -38,6 +48,7 @@ def registries_without_notebook_classes():
 
 @pytest.mark.parametrize('notebook', NOTEBOOKS, ids=[str(p.relative_to(NBS)) for p in NOTEBOOKS])
 def test_notebook(notebook: Path, request, tmp_path, monkeypatch):
+    if missing := missing_requirements(notebook): pytest.skip(f'needs {", ".join(missing)} (absent)')
     # the notebooks' `tempfile.mkdtemp()` folders (work dirs, checkpoints) land in pytest's `tmp_path`, which
     # pytest prunes: runs on one machine do not fill its disk
     monkeypatch.setenv('TMPDIR', str(tmp_path))

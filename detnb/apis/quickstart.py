@@ -18,15 +18,15 @@ from ..datasets.shapes import make_shapes_dataset
 from ..engine.checkpoint import atomic_write_text, find_latest_checkpoint
 from ..engine.hooks import Hook
 from ..engine.logging import ProgressBar
+from ..evaluation.coco import metrics_table
 from ..structures import InstanceData
 from ..utils import format_table
 from ..visualization.visualizer import DetLocalVisualizer, imwrite
 
 # %% auto #0
 __all__ = ['QUICKSTART_CONFIG', 'GOAL_MAP', 'GOAL_SECONDS', 'compress_schedule', 'shapes_params', 'prepare_config', 'make_shapes',
-           'draw_predictions', 'quiet_console', 'progress_bar', 'ConsoleProgressHook', 'metrics_table', 'goal_line',
-           'format_summary', 'quickstart', 'add_quickstart_arguments', 'run_quickstart', 'add_make_shapes_arguments',
-           'run_make_shapes']
+           'draw_predictions', 'quiet_console', 'progress_bar', 'ConsoleProgressHook', 'goal_line', 'format_summary',
+           'quickstart', 'add_quickstart_arguments', 'run_quickstart', 'add_make_shapes_arguments', 'run_make_shapes']
 
 # %% ../../nbs/apis/02_quickstart.ipynb #c00c213d
 QUICKSTART_CONFIG = 'detnb::quickstart/fcos_r18_shapes.py'
@@ -168,15 +168,6 @@ class ConsoleProgressHook(Hook):
         print(f'validation on {len(runner.val_dataloader.dataset)} images', file=self.console, flush=True)
 
 # %% ../../nbs/apis/02_quickstart.ipynb #7f55415c
-def metrics_table(metrics: Mapping[str, float]) -> str:
-    "The COCO bbox numbers in one small table: mAP@[.5:.95], at IoU .5 and .75, and by object size."
-    keys = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l')
-    def cell(key: str) -> str:  # pycocotools' -1: no object of that size
-        value = metrics.get(f'coco/{key}', -1)
-        return f'{value:.3f}' if value >= 0 else '-'
-    return format_table([['', 'mAP@[.5:.95]', 'mAP@.5', 'mAP@.75', 'small', 'medium', 'large'],
-                         ['bbox (val)', *map(cell, keys)]])
-
 def goal_line(bbox_map: float, goal: float = GOAL_MAP) -> str:
     "Whether the bbox mAP met the goal, in words."
     if bbox_map >= goal: return f'goal met: bbox mAP@[.5:.95] {bbox_map:.3f} >= {goal}'
@@ -187,7 +178,7 @@ def format_summary(summary: Mapping) -> str:
     "The lines `quickstart` prints at the end: the metrics table, the goal, and where everything is."
     mins, secs = divmod(round(summary['wall_time_s']), 60)
     m, goal = summary['metrics'], summary['goal']
-    lines = [metrics_table(m), goal_line(m['coco/bbox_mAP'], goal['bbox_mAP']),
+    lines = [metrics_table(m, label='bbox (val)'), goal_line(m['coco/bbox_mAP'], goal['bbox_mAP']),
              f"detnb quickstart finished in {mins} min {secs:02d} s (goal: at most {goal['wall_time_s'] // 60} min "
              f"on 2 cores; torch threads: {summary['num_threads']}, device: {summary['device']})",
              f"  data set:     {summary['data_root']} ({summary['num_train']} train / {summary['num_val']} val images)",

@@ -6,7 +6,7 @@ Docs: https://detnb.github.io/detnb/datasets/shapes.html.md"""
 
 # %% ../../nbs/datasets/07_shapes.ipynb #7889566b
 from __future__ import annotations
-import hashlib, json, os, shutil, tempfile
+import hashlib, json, os, shutil, sys, tempfile
 from pathlib import Path
 import cv2
 import numpy as np
@@ -14,6 +14,7 @@ from pycocotools import mask as mask_utils
 from ..registry import DATASETS
 from .coco import CocoDataset
 from .class_names import generate_palette
+from ..engine.logging import is_terminal, progress_bar
 
 # %% auto #0
 __all__ = ['SHAPES_CLASSES', 'shape_polygon', 'rasterize', 'make_background', 'draw_shapes_image', 'make_shapes_dataset',
@@ -113,6 +114,7 @@ def _annotations(objects: list[dict], image_id: int, first_id: int) -> list[dict
     return anns
 
 def _write_split(folder: Path, split: str, split_id: int, num_images: int, img_size: tuple[int, int], seed: int,
+                 bar=None,  # a progress bar, updated after each image
                  **draw_kw) -> dict:
     "Draw and save the images of one split; returns its COCO dict."
     (folder / split).mkdir(parents=True, exist_ok=True)
@@ -130,6 +132,7 @@ def _write_split(folder: Path, split: str, split_id: int, num_images: int, img_s
         (folder / split / file_name).write_bytes(png.tobytes())
         images.append(dict(id=i + 1, file_name=file_name, width=width, height=height))
         annotations += _annotations(objects, i + 1, len(annotations) + 1)
+        if bar is not None: bar.update(1)
     return dict(images=images, annotations=annotations,
                 categories=[dict(id=k + 1, name=name, supercategory='shape') for k, name in enumerate(SHAPES_CLASSES)])
 
@@ -139,7 +142,8 @@ def make_shapes_dataset(root: str | os.PathLike | None = None,  # output folder;
                         img_size: int | tuple[int, int] = 256,  # (width, height), or one number for squares
                         seed: int = 0,
                         max_objects: int = 6, size_range: tuple[float, float] = (20, 100),
-                        min_visible: float = 0.6) -> dict[str, Path]:
+                        min_visible: float = 0.6,
+                        show_progress: bool | None = None) -> dict[str, Path]:  # a bar on stdout; None: on a terminal
     "Generate (or find in the cache) the shapes dataset: `root`, `train_ann`, `train_img`, `val_ann`, `val_img`."
     width, height = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
     params = dict(version=_VERSION, num_train=num_train, num_val=num_val, img_size=[width, height], seed=seed,
@@ -159,9 +163,12 @@ def make_shapes_dataset(root: str | os.PathLike | None = None,  # output folder;
     try:
         draw_kw = dict(max_objects=max_objects, size_range=size_range, min_visible=min_visible)
         (work / 'annotations').mkdir()
+        show = is_terminal() if show_progress is None else show_progress
+        bar = progress_bar(num_train + num_val, 'shapes data set', sys.stdout) if show else None
         for split_id, (split, n) in enumerate((('train', num_train), ('val', num_val))):
-            coco = _write_split(work, split, split_id, n, (width, height), seed, **draw_kw)
+            coco = _write_split(work, split, split_id, n, (width, height), seed, bar, **draw_kw)
             (work / 'annotations' / f'instances_{split}.json').write_text(json.dumps(coco))
+        if bar is not None: bar.close()
         (work / 'params.json').write_text(json.dumps(params))
         try: os.rename(work, root)
         except OSError:  # another process finished the same dataset first

@@ -6,7 +6,7 @@ Docs: https://detnb.github.io/detnb/engine/logging.html.md"""
 
 # %% ../../nbs/engine/07_logging.ipynb #ad255442
 from __future__ import annotations
-import datetime, logging, os, sys, time
+import datetime, importlib.util, logging, os, sys, time
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,17 +16,30 @@ import torch
 from ..registry import LOG_PROCESSORS
 
 # %% auto #0
-__all__ = ['LOG_FORMAT', 'build_logger', 'collect_env', 'format_env', 'HistoryBuffer', 'MessageHub', 'process_memory_mb',
-           'system_memory_mb', 'peak_memory_mb', 'LogProcessor', 'ProgressBar']
+__all__ = ['LOG_FORMAT', 'FILE_ONLY', 'ConsoleFilter', 'build_logger', 'console_filter', 'collect_env', 'format_env',
+           'HistoryBuffer', 'MessageHub', 'process_memory_mb', 'system_memory_mb', 'peak_memory_mb', 'LogProcessor',
+           'is_terminal', 'ProgressBar', 'progress_bar']
 
 # %% ../../nbs/engine/07_logging.ipynb #dc825d5f
 LOG_FORMAT = '%(asctime)s - detnb - %(levelname)s - %(message)s'
+FILE_ONLY = {'file_only': True}  # `logger.info(text, extra=FILE_ONLY)`: to the log file, not to the console
+
+class ConsoleFilter(logging.Filter):
+    "Keeps the records logged with `extra=FILE_ONLY` off the console, and clears the console's progress bar first."
+    def __init__(self):
+        super().__init__()
+        self.bar = None  # the progress bar drawn on the console (tqdm's or a `ProgressBar`), or None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, 'file_only', False): return False
+        if self.bar is not None: self.bar.clear()  # the bar redraws itself at its next update
+        return True
 
 def build_logger(name: str,  # logger name, e.g. 'detnb.retinanet_20240101_120000'
                  log_file: str | os.PathLike | None = None,  # also write to this file (rank 0 only)
                  log_level: str | int = 'INFO',
                  rank: int = 0) -> logging.Logger:
-    "A logger writing to stdout and `log_file` on rank 0, and only errors elsewhere."
+    "A logger writing to stdout (through a `ConsoleFilter`) and `log_file` on rank 0, and only errors elsewhere."
     logger = logging.getLogger(name)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
@@ -34,7 +47,9 @@ def build_logger(name: str,  # logger name, e.g. 'detnb.retinanet_20240101_12000
     logger.propagate = False
     logger.setLevel(log_level if rank == 0 else logging.ERROR)
     formatter = logging.Formatter(LOG_FORMAT, datefmt='%Y/%m/%d %H:%M:%S')
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    console = logging.StreamHandler(sys.stdout)
+    console.addFilter(ConsoleFilter())
+    handlers: list[logging.Handler] = [console]
     if log_file is not None and rank == 0:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file, encoding='utf-8'))
@@ -42,6 +57,10 @@ def build_logger(name: str,  # logger name, e.g. 'detnb.retinanet_20240101_12000
         handler.setFormatter(formatter)
         logger.addHandler(handler)
     return logger
+
+def console_filter(logger: logging.Logger) -> ConsoleFilter | None:
+    "The `ConsoleFilter` of `logger`'s console handler (None for a logger that `build_logger` did not make)."
+    return next((f for h in logger.handlers for f in h.filters if isinstance(f, ConsoleFilter)), None)
 
 # %% ../../nbs/engine/07_logging.ipynb #11110eec
 def collect_env() -> dict[str, Any]:
@@ -213,13 +232,19 @@ class LogProcessor:
         return tag, self._line(self._head(runner, batch_idx - 1, mode, num_batches), tag, None)
 
 # %% ../../nbs/engine/07_logging.ipynb #865d1584
+def is_terminal(file: TextIO | None = None) -> bool:
+    "Whether `file` (None: stdout) is a terminal, where a bar redraws in place (not a pipe, a file or CI's log)."
+    out = file or sys.stdout
+    return bool(getattr(out, 'isatty', None) and out.isatty())
+
 class ProgressBar:
     "A text progress bar over `total` tasks, redrawn in place on a terminal or in Jupyter, else every 10%."
-    def __init__(self, total: int, width: int = 30, file: TextIO | None = None):
-        self.total, self.width, self.file = total, width, file
+    def __init__(self, total: int, width: int = 30, file: TextIO | None = None,
+                 desc: str = ''):  # written before the bar, e.g. 'epoch 1/12'
+        self.total, self.width, self.file, self.desc = total, width, file, desc
         self.done, self.start, self._next_print = 0, time.perf_counter(), 0.1
-        out = self.file or sys.stdout
-        self.in_place = 'ipykernel' in sys.modules or (hasattr(out, 'isatty') and out.isatty())
+        self.in_place = 'ipykernel' in sys.modules or is_terminal(file)
+        self._drawn = 0  # characters of the bar on the current line (in place), 0 when the line is clear
 
     def line(self) -> str:
         "The bar as text."
@@ -227,16 +252,39 @@ class ProgressBar:
         rate = self.done / elapsed if elapsed > 0 else 0.
         filled = int(self.width * self.done / self.total) if self.total else self.width
         eta = (self.total - self.done) / rate if rate > 0 else 0.
-        return (f'[{">" * filled}{" " * (self.width - filled)}] {self.done}/{self.total}, {rate:.1f} task/s, '
-                f'elapsed: {int(elapsed)}s, ETA: {int(eta)}s')
+        return (f'{self.desc}: ' * bool(self.desc) + f'[{">" * filled}{" " * (self.width - filled)}] '
+                f'{self.done}/{self.total}, {rate:.1f} task/s, elapsed: {int(elapsed)}s, ETA: {int(eta)}s')
+
+    def _write(self, text: str) -> None:
+        out = self.file or sys.stdout
+        out.write(text)
+        out.flush()
 
     def update(self, n: int = 1) -> None:
         "Record `n` finished tasks and redraw."
         self.done += n
-        out = self.file or sys.stdout
         finished = self.done >= self.total
-        if self.in_place: out.write('\r' + self.line() + ('\n' if finished else ''))
+        if self.in_place:
+            line = self.line()
+            self._write('\r' + line + '\n' * finished)
+            self._drawn = 0 if finished else len(line)
         elif finished or self.done >= self._next_print * self.total:
-            out.write(self.line() + '\n')
+            self._write(self.line() + '\n')
             while self._next_print * self.total <= self.done: self._next_print += 0.1
-        out.flush()
+
+    def clear(self) -> None:
+        "Erase the bar from its line (in place), so that a log line can be printed there; `update` redraws it."
+        if self._drawn: self._write('\r' + ' ' * self._drawn + '\r')
+        self._drawn = 0
+
+    def close(self) -> None:
+        "End the bar's line when it stopped before `total` (in place)."
+        if self._drawn: self._write('\n')
+        self._drawn = 0
+
+def progress_bar(total: int, desc: str, file: TextIO | None = None):
+    "A bar over `total` steps with the time left: tqdm's when tqdm is installed, else a `ProgressBar`."
+    if importlib.util.find_spec('tqdm') is not None:
+        from tqdm import tqdm
+        return tqdm(total=total, desc=desc, file=file, dynamic_ncols=True)
+    return ProgressBar(total, file=file, desc=desc)

@@ -6,11 +6,11 @@ Docs: https://detnb.github.io/detnb/engine/runner.html.md"""
 
 # %% ../../nbs/engine/00_runner.ipynb #fff9209c
 from __future__ import annotations
-import contextlib, copy, multiprocessing, os, random, sys, time, warnings
+import contextlib, copy, itertools, multiprocessing, os, random, sys, time, warnings
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 import numpy as np
 import torch
 import torch.distributed as torch_dist
@@ -28,13 +28,15 @@ from .dist import (DetDistributedDataParallel, all_gather_object, broadcast_obje
                                unwrap_model)
 from .evaluator import Evaluator
 from .hooks import STAGES, EMAHook, Hook, get_priority
-from .logging import MessageHub, build_logger, collect_env, format_env
+from .logging import (FILE_ONLY, MessageHub, build_logger, collect_env, console_filter, format_env,
+                                  is_terminal, progress_bar)
 from .loops import BaseLoop, EpochBasedTrainLoop
 from .optim import OptimWrapper, build_optim_wrapper
 from .schedulers import auto_scale_lr, build_param_schedulers
 
 # %% auto #0
-__all__ = ['DEFAULT_HOOKS', 'worker_init_fn', 'build_dataloader', 'batch_size_of', 'Runner']
+__all__ = ['DEFAULT_HOOKS', 'worker_init_fn', 'build_dataloader', 'batch_size_of', 'claim_run_folder', 'Runner',
+           'ProgressBarHook']
 
 # %% ../../nbs/engine/00_runner.ipynb #e1fd7ce0
 def worker_init_fn(worker_id: int, rank: int = 0) -> None:
@@ -75,6 +77,18 @@ def build_dataloader(cfg: Mapping | DataLoader,  # a dataloader config (or a bui
 def batch_size_of(loader: DataLoader) -> int:
     "Images per batch and process."
     return loader.batch_size if loader.batch_size is not None else loader.batch_sampler.batch_size
+
+# %% ../../nbs/engine/00_runner.ipynb #aeacb8a5
+def claim_run_folder(work_dir: Path,  # the work folder, created if needed
+                     stamp: str,  # the run's start time, e.g. '20261207_061500'
+                    ) -> str:
+    "Create a run folder under `work_dir` that no other run has: `stamp`, else `stamp_1`, `stamp_2`...; its name."
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for k in itertools.count():
+        name = stamp if k == 0 else f'{stamp}_{k}'
+        try: (work_dir / name).mkdir()
+        except FileExistsError: continue
+        return name
 
 # %% ../../nbs/engine/00_runner.ipynb #8f4e998b
 DEFAULT_HOOKS = dict(runtime_info=dict(type='RuntimeInfoHook'), timer=dict(type='IterTimerHook'),
@@ -147,12 +161,14 @@ class Runner:
         self.rank, self.world_size = get_dist_info()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.set_randomness(**dict(randomness or {}))
-        self.timestamp = broadcast_object(time.strftime('%Y%m%d_%H%M%S'))
+        # a run folder of its own: two runs started in the same second do not share (or interleave) a log
+        self.timestamp = broadcast_object(claim_run_folder(self.work_dir, time.strftime('%Y%m%d_%H%M%S'))
+                                          if self.rank == 0 else None)
         stem = Path(self.cfg.filename).stem if self.cfg.filename else None
         self.experiment_name = experiment_name or (f'{stem}_{self.timestamp}' if stem else self.timestamp)
         self.log_dir = self.work_dir / self.timestamp
-        self.logger = build_logger(f'detnb.{self.experiment_name}', self.log_dir / f'{self.timestamp}.log',
-                                   log_level, self.rank)
+        self.log_file = self.log_dir / f'{self.timestamp}.log'
+        self.logger = build_logger(f'detnb.{self.experiment_name}', self.log_file, log_level, self.rank)
         self.message_hub = MessageHub()
         self.log_processor = LOG_PROCESSORS.build({'type': 'LogProcessor', **(log_processor or {})}) \
             if isinstance(log_processor, Mapping) or log_processor is None else log_processor
@@ -225,17 +241,19 @@ class Runner:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
 
     def _log_start(self, default_scope: str | None) -> None:
-        "Log the environment, the distributed setup, the seed and the config."
+        "Log the environment, the distributed setup, the seed and the config to the log file; say where it is."
         run = (f'    distributed: {self.world_size} processes, backend {self.backend}' if self.world_size > 1
                else '    distributed: no')
         seeds = (f'    seed: {self.randomness["seed"]}, deterministic: {self.randomness["deterministic"]}, '
                  f'diff_rank_seed: {self.randomness["diff_rank_seed"]}')
         self.logger.info('\n' + '-' * 60 + '\nSystem environment:\n' + format_env(collect_env())
-                         + f'\n\nRuntime environment:\n{run}\n{seeds}\n    work_dir: {self.work_dir}\n' + '-' * 60)
+                         + f'\n\nRuntime environment:\n{run}\n{seeds}\n    work_dir: {self.work_dir}\n' + '-' * 60,
+                         extra=FILE_ONLY)
         if default_scope not in (None, 'detnb'):
             self.logger.warning(f'default_scope={default_scope!r}: detnb has one registry scope; '
                                 'types are looked up in detnb')
-        if self.cfg: self.logger.info(f'Config:\n{self.cfg.pretty_text}')
+        if self.cfg: self.logger.info(f'Config:\n{self.cfg.pretty_text}', extra=FILE_ONLY)
+        self.logger.info(f'log: {self.log_file} (the environment and the config are written there)')
 
     # model and hooks
     def build_model(self, model: nn.Module | Mapping, data_preprocessor: Mapping | None = None) -> nn.Module:
@@ -354,10 +372,13 @@ class Runner:
 
     def build_evaluator(self, evaluator: Evaluator | Mapping | Sequence) -> Evaluator:
         "An `Evaluator` from one metric config, a list of them, or `dict(type='Evaluator', metrics=[...])`."
-        if isinstance(evaluator, Evaluator): return evaluator
-        if isinstance(evaluator, Mapping) and 'metrics' in evaluator:
-            return EVALUATOR.build({'type': 'Evaluator', **evaluator})
-        return Evaluator(evaluator)
+        if isinstance(evaluator, Evaluator): built = evaluator
+        elif isinstance(evaluator, Mapping) and 'metrics' in evaluator:
+            built = EVALUATOR.build({'type': 'Evaluator', **evaluator})
+        else: built = Evaluator(evaluator)
+        for metric in built.metrics:  # metrics that report tables (CocoMetric) write them to the run's log
+            if getattr(metric, 'logger', False) is None: metric.logger = self.logger
+        return built
 
     # optimizer and schedules
     def build_optimization(self) -> None:
@@ -540,3 +561,28 @@ class Runner:
     def test(self) -> dict:
         "Test (the weights of `load_from` when given); returns the metrics."
         return self._evaluate('test')
+
+# %% ../../nbs/engine/00_runner.ipynb #b74bfe70
+@HOOKS.register_module()
+class ProgressBarHook(Hook):
+    "A bar with the time left for each training epoch, drawn on a terminal (nothing where stdout is not one)."
+    priority = 'VERY_LOW'
+
+    def __init__(self, file: TextIO | None = None):  # where to draw it; None: stdout
+        self.file, self.bar, self.console = file, None, None
+
+    def before_train_epoch(self, runner) -> None:
+        if not is_main_process() or not is_terminal(self.file): return
+        self.bar = progress_bar(len(runner.train_dataloader), f'epoch {runner.epoch + 1}/{runner.max_epochs}',
+                                self.file)
+        self.console = console_filter(runner.logger)
+        if self.console is not None: self.console.bar = self.bar  # cleared before each log line
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Mapping | None = None) -> None:
+        if self.bar is not None: self.bar.update(1)
+
+    def after_train_epoch(self, runner) -> None:
+        if self.bar is None: return
+        self.bar.close()
+        if self.console is not None: self.console.bar = None
+        self.bar = self.console = None

@@ -6,7 +6,7 @@ Docs: https://detnb.github.io/detnb/evaluation/coco.html.md"""
 
 # %% ../../nbs/evaluation/00_coco.ipynb #b8757189
 from __future__ import annotations
-import contextlib, copy, io, json, os
+import contextlib, copy, io, json, logging, os
 from collections.abc import Mapping, Sequence
 from typing import Any
 import numpy as np
@@ -17,13 +17,15 @@ from pycocotools.cocoeval import COCOeval, Params
 from ..datasets.base import load_annotation_file
 from ..datasets.coco import check_coco_json
 from ..engine.evaluator import BaseMetric
+from ..engine.logging import FILE_ONLY
 from .recall import eval_recalls
 from ..utils import format_table, print_log
 from ..masks import encode_rle
 from ..registry import METRICS
 
 # %% auto #0
-__all__ = ['coco_box_iou', 'summarize_coco', 'FastCOCOeval', 'coco_json_from_instances', 'coco_results', 'CocoMetric']
+__all__ = ['coco_box_iou', 'summarize_coco', 'FastCOCOeval', 'metrics_table', 'coco_json_from_instances', 'coco_results',
+           'CocoMetric']
 
 # %% ../../nbs/evaluation/00_coco.ipynb #827bce63
 def coco_box_iou(dt: np.ndarray,  # (n, 4) detections `(x, y, w, h)`, float64
@@ -318,6 +320,19 @@ def _load_results(coco_gt: COCO, anns: list[dict]) -> COCO:
     _quietly(res.createIndex)
     return res
 
+# %% ../../nbs/evaluation/00_coco.ipynb #446c640f
+def metrics_table(metrics: Mapping[str, float],  # COCO numbers: `coco/bbox_mAP`, ... as a run logs them
+                  metric: str = 'bbox',  # 'bbox' or 'segm'
+                  prefix: str = 'coco/',  # of the keys: '' for what `compute_metrics` returns
+                  label: str | None = None) -> str:  # the row's name; None: `metric`
+    "The COCO numbers of `metric` in one small table: mAP@[.5:.95], at IoU .5 and .75, and by object size."
+    keys = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
+    def cell(key: str) -> str:  # pycocotools' -1: no object of that size
+        value = metrics.get(f'{prefix}{metric}_{key}', -1)
+        return f'{value:.3f}' if value >= 0 else '-'
+    return format_table([['', 'mAP@[.5:.95]', 'mAP@.5', 'mAP@.75', 'small', 'medium', 'large'],
+                         [label or metric, *map(cell, keys)]])
+
 # %% ../../nbs/evaluation/00_coco.ipynb #fbffd997
 def coco_json_from_instances(gts: Sequence[dict],  # per image: img_id, width, height, anns (middle-format instances)
                              classes: Sequence[str],  # the class names: category ids 0..C-1 in this order
@@ -427,7 +442,7 @@ class CocoMetric(BaseMetric):
         self.metric_items = None if metric_items is None else list(metric_items)
         self.classwise, self.format_only, self.outfile_prefix = classwise, format_only, outfile_prefix
         self.sort_categories, self.backend = sort_categories, backend
-        self.logger = None  # where tables and summaries go (`print_log`): None prints
+        self.logger = None  # where tables and summaries go (`print_log`): None prints; the runner sets its own
         self.ann_file = ann_file
         self._coco_api = None if ann_file is None else self._load_ann_file(ann_file)
 
@@ -539,7 +554,7 @@ class CocoMetric(BaseMetric):
             stats, precision, lines = self._run_cocoeval(
                 coco_gt, _load_results(coco_gt, anns), metric, cat_ids, img_ids
             )
-            print_log(f'Evaluating {metric}...\n' + '\n'.join(lines), self.logger)
+            self._log_full(f'Evaluating {metric}...\n' + '\n'.join(lines))
             if metric == 'proposal':
                 items = self.metric_items or list(self.item_names)[6:]
                 out.update({item: float(stats[self.item_names[item]]) for item in items})
@@ -547,8 +562,17 @@ class CocoMetric(BaseMetric):
             if self.classwise: out.update(self._classwise(precision, coco_gt, cat_ids, metric))
             items = self.metric_items or list(_STAT_INDEX)
             out.update({f'{metric}_{item}': float(stats[self.item_names[item]]) for item in items})
-            print_log(f'{metric}_mAP_copypaste: ' + ' '.join(f'{v:.3f}' for v in stats[:6]), self.logger)
+            self._log_full(f'{metric}_mAP_copypaste: ' + ' '.join(f'{v:.3f}' for v in stats[:6]))
+            if isinstance(self.logger, logging.Logger):
+                numbers = {f'{metric}_{item}': float(stats[i]) for item, i in _STAT_INDEX.items()}
+                self.logger.info(f'COCO {metric} on {len(img_ids)} images (every table in the log file):\n'
+                                 + metrics_table(numbers, metric, prefix=''))
         return out
+
+    def _log_full(self, msg: str) -> None:
+        "pycocotools' tables: printed (no logger), or to a run's log file only (its console gets `metrics_table`)."
+        if isinstance(self.logger, logging.Logger): self.logger.info(msg, extra=FILE_ONLY)
+        else: print_log(msg, self.logger)
 
     def _run_cocoeval(self, coco_gt: COCO, coco_dt: COCO, metric: str, cat_ids: list[int], img_ids: list) -> tuple:
         "COCOeval's evaluate, accumulate and summarize with this metric's parameters: stats, precision, summary lines."
@@ -582,7 +606,7 @@ class CocoMetric(BaseMetric):
             ]
             rows.append([names[cat]] + [f'{v:.3f}' for v in values])
             out[f'{metric}_{names[cat]}_precision'] = values[0]
-        print_log('\n' + format_table(rows), self.logger)
+        self._log_full('\n' + format_table(rows))
         return out
 
     def fast_eval_recall(self, preds: Sequence[dict], coco_gt: COCO, img_ids: list) -> np.ndarray:
