@@ -7,12 +7,15 @@ Docs: https://detnb.github.io/detnb/config.html.md"""
 # %% ../nbs/00_config.ipynb #a502efbc
 from __future__ import annotations
 import ast, difflib, importlib.resources, io, keyword, math, os, re, tokenize, types, unicodedata, warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from . import registry
 
 # %% auto #0
-__all__ = ['PACKAGE_PREFIX', 'CARRIED_VARIABLES', 'ConfigDict', 'config_to_source', 'merge_config', 'package_configs_dir',
-           'resolve_config_path', 'parse_override_value', 'Config']
+__all__ = ['PACKAGE_PREFIX', 'CARRIED_VARIABLES', 'OPENMMLAB_SCOPES', 'OPTIONAL_KEYS', 'FUNCTION_TYPE_KEYS', 'ConfigDict',
+           'config_to_source', 'merge_config', 'package_configs_dir', 'resolve_config_path', 'parse_override_value',
+           'strip_scopes', 'Config', 'config_types', 'missing_types', 'check_types']
 
 # %% ../nbs/00_config.ipynb #a044e4ee
 def _convert(value: Any) -> Any:
@@ -521,12 +524,27 @@ def _rederive(before: dict, after: dict, carried: dict[str, dict]):
             if _same(old, new) and _same(old, _render(template, name, before[name])):
                 _set_at(after, path, _render(template, name, after[name]))
 
+# %% ../nbs/00_config.ipynb #cd845421
+OPENMMLAB_SCOPES = ('mmdet', 'mmengine', 'mmcv')  # the registry scopes whose types detnb has under bare names
+
+def _bare_type(name: Any) -> Any:
+    "`'mmdet.X'` -> `'X'` for the scopes of `OPENMMLAB_SCOPES`; any other value as it is."
+    scope, dot, rest = name.partition('.') if isinstance(name, str) else ('', '', '')
+    return rest if dot and scope in OPENMMLAB_SCOPES else name
+
+def strip_scopes(value: Any) -> Any:
+    "A copy of `value` in which every `type='mmdet.X'` (or `mmengine.X`, `mmcv.X`), at any depth, is `type='X'`."
+    if isinstance(value, dict): return {k: _bare_type(v) if k == 'type' else strip_scopes(v) for k, v in value.items()}
+    if type(value) is list: return [strip_scopes(v) for v in value]
+    if type(value) is tuple: return tuple(strip_scopes(v) for v in value)
+    return value
+
 # %% ../nbs/00_config.ipynb #66deaee1
 class Config(ConfigDict):
     "A whole config: its top-level keys, the file it was loaded from and the texts of the files involved."
     def __init__(self, cfg_dict: dict | None = None, filename: str | None = None, text: str = '',
                  carried: dict | None = None):  # the places made from top-level variables, by `_trace_carried`
-        super().__init__(cfg_dict or {})
+        super().__init__(strip_scopes(cfg_dict or {}))
         object.__setattr__(self, '_filename', filename)
         object.__setattr__(self, '_text', text)
         object.__setattr__(self, '_carried', carried or {})
@@ -582,3 +600,54 @@ class Config(ConfigDict):
 def _join_texts(texts: list[tuple[str, str]]) -> str:
     "The texts of the files of a config, each after a `# path` line."
     return '\n'.join(f'# {name}\n{text}' for name, text in texts)
+
+# %% ../nbs/00_config.ipynb #086b5499
+OPTIONAL_KEYS = ('tta_model', 'tta_pipeline')  # built only for test-time augmentation (`detnb test --tta`)
+FUNCTION_TYPE_KEYS = ('nms', 'clip_grad')  # their `type` names a function, checked by the code that calls it
+
+def config_types(value: Any, place: str = '') -> list[tuple[str, str]]:
+    "`(place, name)` for the string `type` of every dict inside `value`, but those under `FUNCTION_TYPE_KEYS`."
+    found = [(place, value['type'])] if isinstance(value, dict) and isinstance(value.get('type'), str) else []
+    if isinstance(value, dict): items = [(k, v) for k, v in value.items() if k not in FUNCTION_TYPE_KEYS]
+    elif isinstance(value, (list, tuple)): items = list(enumerate(value))
+    else: items = []
+    for key, v in items: found += config_types(v, f'{place}.{key}' if place else str(key))
+    return found
+
+def _registries() -> list[registry.Registry]:
+    "detnb's registries: every `Registry` of `detnb.registry`."
+    return [r for r in vars(registry).values() if isinstance(r, registry.Registry)]
+
+def missing_types(cfg: Mapping,
+                  keys: Sequence[str] | None = None,  # the top-level keys to walk; None: all but `OPTIONAL_KEYS`
+                 ) -> dict[str, list[str]]:
+    "The type names under `keys` of `cfg` that no detnb registry has, each with the places that use it."
+    keys = [k for k in cfg if k not in OPTIONAL_KEYS] if keys is None else [k for k in keys if k in cfg]
+    missing = {}
+    for key in keys:
+        for place, name in config_types(cfg[key], key):
+            if not any(name in r for r in _registries()): missing.setdefault(name, []).append(place)
+    return missing
+
+# %% ../nbs/00_config.ipynb #6f18c857
+def _types_error(cfg: Mapping, missing: dict[str, list[str]], note: str = '') -> KeyError:
+    "One error for all the `missing` types, with their places and the closest registered names."
+    known = sorted({name for r in _registries() for name in r.keys()})
+    def one(name: str, places: list[str]) -> str:
+        scope, _, bare = name.rpartition('.')  # another package's type: detnb's of the same name, if any
+        close = ([bare] if bare in known else []) if scope else difflib.get_close_matches(name, known, n=1)
+        more = f' and {len(places) - 3} more' if len(places) > 3 else ''
+        return f'{name!r} at {", ".join(places[:3])}{more}' + (f' (did you mean {close[0]!r}?)' if close else '')
+    source = getattr(cfg, 'filename', None) or 'the config'
+    return KeyError(f'{source} names {len(missing)} types that detnb does not have: '
+                    + '; '.join(one(n, p) for n, p in missing.items()) + note)
+
+def check_types(cfg: Mapping,
+                keys: Sequence[str] | None = None,  # the top-level keys to check; None: all but `OPTIONAL_KEYS`
+               ) -> None:
+    "Import `cfg`'s `custom_imports`, then raise one `KeyError` naming every type under `keys` that detnb lacks."
+    try: registry.import_custom_modules(cfg)
+    except ImportError as e:
+        if missing := missing_types(cfg, keys): raise _types_error(cfg, missing, f'; and {e}') from e
+        raise
+    if missing := missing_types(cfg, keys): raise _types_error(cfg, missing)

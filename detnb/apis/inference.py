@@ -15,13 +15,14 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from ..config import Config
+from .model_zoo import checkpoint_dataset_meta, load_mmdet_checkpoint, resolve_checkpoint, zoo_entry
+from ..config import Config, check_types
 from ..datasets.class_names import get_classes, get_palette
 from ..datasets.transforms.loading import Compose, LoadImageFromFile, imread
-from ..engine.checkpoint import describe_load, load_checkpoint_file, load_model_state
+from ..engine.checkpoint import load_checkpoint_file
 from ..engine.logging import ProgressBar
 from ..masks import encode_rle
-from ..registry import DATASETS, MODELS, TRANSFORMS, VISUALIZERS, import_custom_modules
+from ..registry import DATASETS, MODELS, TRANSFORMS, VISUALIZERS
 from ..structures import DetDataSample
 import detnb.visualization.visualizer  # registers DetLocalVisualizer, which VISUALIZERS.build makes
 
@@ -102,11 +103,25 @@ def build_test_pipeline(cfg: Mapping,  # a full config with `test_dataloader.dat
     return Compose(steps)
 
 # %% ../../nbs/apis/00_inference.ipynb #a433fbf7
+def _names_zoo_model(config: Any) -> bool:
+    "Whether `config` is meant as a model of the zoo: a string that is not a file and does not end in `.py`."
+    return isinstance(config, str) and not config.endswith('.py') and not Path(config).exists()
+
 def _as_config(config: str | os.PathLike | Config) -> Config:
-    "A copy of `config`, or the config loaded from a path / `detnb::` name."
+    "A copy of `config`, or the config loaded from a path, a `detnb::` name or the zoo's entry of that name."
     if isinstance(config, Config): return copy.deepcopy(config)
+    if _names_zoo_model(config):
+        entry = zoo_entry(config)
+        if entry.config is None:
+            raise ValueError(f'{config} is a torchvision detector: import_torchvision_detector '
+                             '(detnb.models.torchvision_import) converts it and writes its detnb config')
+        return Config.fromfile(entry.config)
     if isinstance(config, (str, os.PathLike)): return Config.fromfile(config)
-    raise TypeError(f'config must be a file path, a detnb:: name or a Config, got {type(config).__name__}')
+    raise TypeError(f'config must be a file path, a detnb:: name, a zoo name or a Config, got {type(config).__name__}')
+
+def _default_checkpoint(config: Any, checkpoint: str | os.PathLike | None) -> str | os.PathLike | None:
+    "`checkpoint`, or for a zoo name given without one, that model's published weights."
+    return config if checkpoint is None and _names_zoo_model(config) else checkpoint
 
 def _config_dataset_meta(cfg: Mapping) -> dict:
     "Classes (and palette) of the config's test dataset: its `metainfo`, else its type's `METAINFO`; {} if none."
@@ -126,26 +141,36 @@ def head_num_classes(model: nn.Module) -> int | None:
         if isinstance(n, int) and 'RPN' not in type(module).__name__: return n
     return None
 
-def init_detector(config: str | os.PathLike | Config,  # config file, `detnb::` name or Config
-                  checkpoint: str | os.PathLike | None = None,  # weights (a file or URL); None: as initialized
+def _checkpoint_names(checkpoint: str | os.PathLike) -> dict:
+    "The classes and palette in `checkpoint`'s meta, which `load_mmdet_checkpoint` takes only when they fit."
+    with warnings.catch_warnings():  # the stand-ins were reported by the load
+        warnings.filterwarnings('ignore', message='.*inert stand-ins')
+        return checkpoint_dataset_meta(load_checkpoint_file(resolve_checkpoint(checkpoint)))
+
+def init_detector(config: str | os.PathLike | Config,  # config file, `detnb::` name, Config, or zoo name
+                  checkpoint: str | os.PathLike | None = None,  # file, URL, zoo name or `mmdet://`... address; None:
+                                                                # a zoo model's weights, else as initialized
                   device: str | torch.device = 'cpu',
                   cfg_options: Mapping | None = None,  # overrides, e.g. `{'model.test_cfg.score_thr': 0.1}`
                   palette: str | Sequence = 'none',  # 'none': the checkpoint's; a dataset name, 'random', colours
+                  strict: bool = True,  # every weight from the checkpoint; False: load what fits, warn (a new head)
                  ) -> nn.Module:
     "Build the detector of `config`, load `checkpoint` and its `dataset_meta`; eval mode, on `device`."
-    cfg = _as_config(config)
+    cfg, checkpoint = _as_config(config), _default_checkpoint(config, checkpoint)
     if cfg_options: cfg.merge_from_dict(dict(cfg_options))
     if 'model' not in cfg: raise KeyError(f'config {cfg.filename or "(in memory)"} has no model')
-    import_custom_modules(cfg)
+    check_types(cfg, keys=('model', 'test_dataloader'))
     model = MODELS.build(cfg.model)
+    num_classes = head_num_classes(model)
     meta, source = {}, f'the checkpoint {checkpoint}'
     if checkpoint is not None:
-        ckpt = load_checkpoint_file(checkpoint, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, Mapping) else ckpt
-        report = load_model_state(model, state)
-        if any(report.values()): warnings.warn(f'{checkpoint}: {describe_load(report)}')
-        meta = {k.lower(): v for k, v in ((ckpt.get('meta') or {}).get('dataset_meta') or {}).items()}
-    num_classes = head_num_classes(model)
+        meta = dict(load_mmdet_checkpoint(model, checkpoint, strict=strict)['dataset_meta'])
+        if 'classes' not in meta: meta = _checkpoint_names(checkpoint)  # none, or of another number: which?
+    names = meta.get('classes', ())
+    if not strict and names and num_classes not in (None, len(names)):
+        warnings.warn(f"{source} names {len(names)} classes, the model's head predicts {num_classes}: "
+                      "the checkpoint's head was another; the class names come from the config")
+        meta = {}
     if 'classes' not in meta: meta, source = {**_config_dataset_meta(cfg), **meta}, "the config's test dataset"
     if 'classes' not in meta:
         if num_classes in (None, 80):
@@ -246,9 +271,9 @@ def pred_to_dict(sample: DetDataSample,
 class DetInferencer:
     "Detect objects in images, folders or arrays; write drawn images and JSON predictions."
     def __init__(self,
-                 model: str | os.PathLike | Config | nn.Module,  # a config (path, `detnb::` name, Config) or a model
-                                                                 # from `init_detector`
-                 weights: str | os.PathLike | None = None,  # checkpoint for a config
+                 model: str | os.PathLike | Config | nn.Module,  # a config (path, `detnb::` name, Config), a zoo name,
+                                                                 # or a model from `init_detector`
+                 weights: str | os.PathLike | None = None,  # checkpoint for a config (a zoo name brings its own)
                  device: str | torch.device = 'cpu',
                  palette: str | Sequence = 'none',
                  show_progress: bool = True):
@@ -259,7 +284,7 @@ class DetInferencer:
                 raise ValueError('DetInferencer: the model has no cfg; build it with init_detector')
             self.model = model
         else:
-            if weights is None:
+            if weights is None and not _names_zoo_model(model):
                 warnings.warn('no weights given: the detector has the random weights its config initializes (a '
                               'pretrained backbone aside), so its predictions mean nothing; give a checkpoint')
             self.model = init_detector(model, weights, device, palette=palette)
@@ -360,8 +385,9 @@ def video_demo(video: str | os.PathLike,  # a video file OpenCV can read
 def add_infer_arguments(p: argparse.ArgumentParser) -> None:
     "The options of `detnb infer` (those of MMDetection's demo/image_demo.py)."
     p.add_argument('inputs', help='an image file or a folder of images (searched recursively)')
-    p.add_argument('config', help='config file path, or detnb::name')
-    p.add_argument('--weights', default=None, help='checkpoint file or URL')
+    p.add_argument('config', help='config file path, detnb::name, or a model of the zoo (detnb list-models)')
+    p.add_argument('--weights', default=None, help='checkpoint file, URL, zoo name, or mmdet://, open-mmlab://, '
+                                                   "torchvision:// address (default for a zoo model: its weights)")
     p.add_argument('--device', default='cpu', help="e.g. 'cpu', 'cuda', 'cuda:1'")
     p.add_argument('--pred-score-thr', type=float, default=0.3, help='draw predictions above this score')
     p.add_argument('--out-dir', default='outputs', help='writes OUT_DIR/vis/ and OUT_DIR/preds/')
@@ -382,9 +408,10 @@ def add_infer_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_infer(args: argparse.Namespace) -> int:
     "`detnb infer`: detect objects in the inputs with `DetInferencer`; say where the results are."
-    cfg = Config.fromfile(args.config)
+    cfg = _as_config(args.config)
     if args.cfg_options: cfg.merge_from_arg_list(args.cfg_options)
-    inferencer = DetInferencer(cfg, args.weights, device=args.device, palette=args.palette)
+    inferencer = DetInferencer(cfg, _default_checkpoint(args.config, args.weights), device=args.device,
+                               palette=args.palette)
     result = inferencer(args.inputs, out_dir=args.out_dir, pred_score_thr=args.pred_score_thr, show=args.show,
                         batch_size=args.batch_size, no_save_vis=args.no_save_vis, no_save_pred=args.no_save_pred,
                         print_result=args.print_result, max_pixels=args.max_pixels)
@@ -396,8 +423,9 @@ def run_infer(args: argparse.Namespace) -> int:
 def add_video_arguments(p: argparse.ArgumentParser) -> None:
     "The options of `detnb video` (those of MMDetection's demo/video_demo.py)."
     p.add_argument('video', help='the input video file')
-    p.add_argument('config', help='config file path, or detnb::name')
-    p.add_argument('checkpoint', help='checkpoint file or URL')
+    p.add_argument('config', help='config file path, detnb::name, or a model of the zoo (detnb list-models)')
+    p.add_argument('checkpoint', help='checkpoint file, URL, zoo name, or mmdet://, open-mmlab://, torchvision:// '
+                                      'address')
     p.add_argument('--device', default='cpu')
     p.add_argument('--score-thr', type=float, default=0.3, help='draw predictions above this score')
     p.add_argument('--out', default=None, help='the drawn video (.mp4, .avi, .mov, .mkv)')

@@ -113,6 +113,8 @@ def download_checkpoint(name_or_url: str,  # a zoo name, an `mmdet://`, `open-mm
     url = checkpoint_url(name_or_url)
     path = checkpoint_path(url, cache_dir)
     if path.is_file(): return path
+    hub = Path(torch.hub.get_dir()) / 'checkpoints' / path.name  # torch.hub's cache holds torchvision's weights
+    if cache_dir is None and hub.is_file(): return hub
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f'.{path.name}.{secrets.token_hex(6)}.part'
     try:
@@ -150,7 +152,7 @@ def compare_state(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> d
     "The keys of `model` that `state_dict` leaves unfilled, its keys `model` lacks, and the tensors of other shapes."
     own = model.state_dict()
     return dict(missing_keys=[k for k in own if k not in state_dict and not k.endswith('num_batches_tracked')],
-                unexpected_keys=[k for k in state_dict if k not in own],
+                unexpected_keys=[k for k in state_dict if k not in own and not k.endswith('num_batches_tracked')],
                 mismatched_shapes=[f'{k}: checkpoint {tuple(v.shape)}, model {tuple(own[k].shape)}'
                                    for k, v in state_dict.items() if k in own and v.shape != own[k].shape])
 

@@ -21,7 +21,9 @@ from .transforms.loading import Compose, LoadImageFromFile
 # %% auto #0
 __all__ = ['BAD_ANNOTATION_POLICY', 'load_annotation_file', 'AnnotationFileError', 'BadAnnotationError', 'DataChangeWarning',
            'resolve_bad_annotation_policy', 'clip_boxes_to_sizes', 'degenerate_boxes', 'SerializedList', 'join_path',
-           'read_image_size', 'BaseDetDataset']
+           'read_image_size', 'check_metainfo', 'select_classes', 'class_palette', 'read_middle_format', 'check_record',
+           'join_prefixes', 'check_boxes', 'check_filter_cfg', 'filter_images', 'select_indices', 'data_change_report',
+           'emptied_dataset_message', 'BaseDetDataset']
 
 # %% ../../nbs/datasets/00_base.ipynb #19eab143
 _FORMATS = {'.json': 'json', '.yaml': 'yaml', '.yml': 'yaml', '.pkl': 'pickle', '.pickle': 'pickle'}
@@ -122,8 +124,6 @@ class SerializedList:
     def nbytes(self) -> int: return self.buffer.nbytes + self.ends.nbytes
 
 # %% ../../nbs/datasets/00_base.ipynb #231e4204
-_PREFIX_TARGETS = dict(img='img_path', img_path='img_path', seg='seg_map_path', seg_map_path='seg_map_path')
-
 def join_path(root: str, path: str | os.PathLike) -> str:
     "`path` under `root` unless it is absolute (or `root` is empty)."
     path = os.fspath(path)
@@ -139,6 +139,7 @@ def read_image_size(path: str | os.PathLike,
         turned = exif_orientation and im.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8)
         return (im.width, im.height) if turned else (im.height, im.width)
 
+# %% ../../nbs/datasets/00_base.ipynb #9725efa5
 def _is_number(value: Any) -> bool:
     "A real number that float64 holds (an int, float or numpy number; not a bool, a string or None)."
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)): return False
@@ -159,6 +160,146 @@ def _numeric_boxes(raw: list) -> np.ndarray | None:
     except (ValueError, TypeError): return None  # ragged: some box is not 4 values
     if arr.dtype.kind in 'iuf' and arr.shape == (len(raw), 4): return arr.astype(np.float64)
     return np.array(raw, np.float64) if all(_is_box(b) for b in raw) else None
+
+# %% ../../nbs/datasets/00_base.ipynb #e15096f6
+def check_metainfo(metainfo: Mapping | None, owner: str) -> dict:
+    "The user's `metainfo` as a dict, with `classes` checked to be a tuple of names (`owner` names the dataset)."
+    if metainfo is None: return {}
+    if not isinstance(metainfo, Mapping): raise TypeError(f'{owner}: metainfo must be a dict, got {metainfo!r}')
+    metainfo = dict(metainfo)
+    if 'classes' in metainfo:
+        classes = metainfo['classes']
+        if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
+            raise TypeError(f"{owner}: metainfo classes must be a tuple of names, e.g. ('person',), got {classes!r}")
+        metainfo['classes'] = tuple(classes)
+    return metainfo
+
+# %% ../../nbs/datasets/00_base.ipynb #24633982
+def select_classes(source: Sequence[str],  # the classes the annotation file defines, in label order
+                   selected: Sequence[str] | None,  # the user's `metainfo['classes']`; None: all of `source`
+                   owner: str,  # the dataset, for the messages
+                   ann_file: str,  # its annotation file, for the messages
+                  ) -> tuple[tuple[str, ...], dict[int, int]]:
+    "The dataset's classes, and the map from source index to dataset label (unselected classes left out)."
+    source = tuple(source)
+    if len(set(source)) != len(source):
+        dupes = sorted({c for c in source if source.count(c) > 1})
+        raise ValueError(f'{owner}: {ann_file} defines the class names {dupes} more than once')
+    selected = source if selected is None else tuple(selected)
+    missing = [c for c in selected if c not in source]
+    if missing:
+        raise ValueError(f'{owner}: metainfo classes {missing} are not among the classes of {ann_file}: {source}')
+    if not selected:
+        raise ValueError(f"{owner}: no classes: {ann_file or 'the dataset'} defines none; "
+                         'pass metainfo=dict(classes=(...))')
+    label = {c: i for i, c in enumerate(selected)}
+    return selected, {i: label[c] for i, c in enumerate(source) if c in label}
+
+# %% ../../nbs/datasets/00_base.ipynb #2df99b2c
+def class_palette(classes: Sequence[str],  # the dataset's classes
+                  metainfo: Mapping,  # the user's metainfo: its `palette`, if any, wins
+                  known: Mapping,  # a `METAINFO` with `classes` and their `palette`
+                 ) -> list[tuple[int, int, int]]:
+    "The user's palette; else the colours `known` gives these classes by name; else a generated palette."
+    if 'palette' in metainfo: return get_palette(metainfo['palette'], len(classes))
+    colours = dict(zip(known.get('classes', ()), known.get('palette', ())))
+    if all(c in colours for c in classes): return [tuple(colours[c]) for c in classes]
+    return get_palette(None, len(classes))
+
+# %% ../../nbs/datasets/00_base.ipynb #d72b022b
+def read_middle_format(path: str | os.PathLike) -> tuple[dict, list]:
+    "The `metainfo` dict and the `data_list` list of a middle-format annotation file."
+    annotations = load_annotation_file(path)
+    if not isinstance(annotations, Mapping) or not isinstance(annotations.get('data_list'), list):
+        keys = list(annotations)[:5] if isinstance(annotations, Mapping) else '-'
+        raise ValueError(f'{path}: expected a dict with "metainfo" and a "data_list" list, '
+                         f'got {type(annotations).__name__} with keys {keys}')
+    return dict(annotations.get('metainfo') or {}), annotations['data_list']
+
+def check_record(raw: Any, index: int, ann_file: str) -> list:
+    "The instances of entry `index` of `data_list`, once it is checked to be a dict with an `img_path` string."
+    if not isinstance(raw, Mapping) or not isinstance(raw.get('img_path'), str):
+        raise AnnotationFileError(f'{ann_file}: data_list[{index}] is not a dict with an "img_path" string: '
+                                  f'{str(raw)[:80]}')
+    instances = raw.get('instances') or []
+    if not isinstance(instances, list) or not all(isinstance(inst, Mapping) for inst in instances):
+        raise AnnotationFileError(f'{ann_file}: the "instances" of data_list[{index}] are not a list of dicts')
+    return instances
+
+_PREFIX_TARGETS = dict(img='img_path', img_path='img_path', seg='seg_map_path', seg_map_path='seg_map_path')
+
+def join_prefixes(info: Mapping, data_prefix: Mapping[str, str], ann_file: str, index: int) -> dict:
+    "A copy of entry `index` with each `data_prefix` folder joined onto its path (`img` onto `img_path`, ...)."
+    info = dict(info)
+    for key, prefix in data_prefix.items():
+        target = _PREFIX_TARGETS.get(key, key)
+        if target in info: info[target] = join_path(prefix, info[target])
+        elif key not in ('img', 'seg'):
+            raise KeyError(f'{ann_file}: data_prefix key {key!r} matches no field of entry {index}')
+    return info
+
+# %% ../../nbs/datasets/00_base.ipynb #f1bb588d
+def check_boxes(boxes: np.ndarray,  # (N, 4) xyxy boxes of all the instances
+                sizes: np.ndarray,  # (N, 2) (width, height) of each box's image
+                masks: Sequence,  # the `mask` of each instance (None where it has none)
+                clip: bool,  # clip boxes that reach outside their image (else they are removed)
+               ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    "The boxes (clipped where `clip`), a flag per box for each bad-box case that applies, and which boxes stay."
+    clipped, outside = clip_boxes_to_sizes(boxes, sizes)
+    checked = np.where(outside[:, None], clipped, boxes) if clip else boxes.copy()
+    keep = ~outside | clip
+    degenerate = degenerate_boxes(checked) & keep  # a box removed by one case is not checked by the next
+    keep &= ~degenerate
+    small = keep & np.array([_small_polygon(m) for m in masks], bool)
+    return checked, dict(outside_box=outside, degenerate_box=degenerate, small_polygon=small), keep & ~small
+
+# %% ../../nbs/datasets/00_base.ipynb #10efc15c
+def check_filter_cfg(filter_cfg: Mapping | None, owner: str) -> dict:
+    "`filter_cfg` as a dict, with its keys checked (`filter_empty_gt`, `min_size`); `owner` names the dataset."
+    filter_cfg = dict(filter_cfg or {})
+    unknown = set(filter_cfg) - {'filter_empty_gt', 'min_size'}
+    if unknown: raise KeyError(f'{owner}: unknown filter_cfg keys {sorted(unknown)}; known: filter_empty_gt, min_size')
+    return filter_cfg
+
+def filter_images(data_list: list[dict], filter_empty_gt: bool = False, min_size: float = 0,
+                 ) -> tuple[list[dict], list[tuple[str, dict]]]:
+    "The images kept, and (filter, image) for each removed one: no instance (`filter_empty_gt`), a side < `min_size`."
+    kept, removed = [], []
+    for info in data_list:
+        if filter_empty_gt and not info['instances']: removed.append(('filter_empty_gt', info))
+        elif min(info['width'], info['height']) < min_size: removed.append(('min_size', info))
+        else: kept.append(info)
+    return kept, removed
+
+def select_indices(data_list: list, indices: int | Sequence[int] | None) -> list:
+    "The first `indices` entries (an int; negative: the last), the entries at `indices` (a sequence), or all (None)."
+    if indices is None: return data_list
+    if isinstance(indices, (int, np.integer)):
+        n = int(indices)
+        return data_list[:n] if n >= 0 else data_list[n:]
+    return [data_list[i] for i in indices]
+
+# %% ../../nbs/datasets/00_base.ipynb #d63ed840
+def data_change_report(owner: str,  # the dataset and its file
+                       counts: Mapping[str, int],  # reason -> annotations or images removed (or clipped)
+                       examples: Mapping[str, str],  # reason -> where it first happened
+                       outside_box: str = 'clip',  # the policy's action for boxes reaching outside
+                      ) -> list[str]:
+    "The report's messages: one on bad annotations, one on intended removals, each only when there are any."
+    def line(reason: str) -> str:
+        done = 'clipped to the image' if reason == 'outside_box' and outside_box == 'clip' else 'removed'
+        return f'  {reason}: {counts[reason]} {_UNITS[reason]} {done} (first: {examples[reason]})'
+    bad = [r for r in _ACTIONS if counts.get(r)]
+    intended = [r for r in ('class_not_selected', 'filter_empty_gt', 'min_size') if counts.get(r)]
+    headings = [(bad, 'bad annotations, handled by the bad_annotation policy'),
+                (intended, 'removed by metainfo classes / filter_cfg')]
+    return [f'{owner}: {heading}:\n' + '\n'.join(map(line, reasons)) for reasons, heading in headings if reasons]
+
+def emptied_dataset_message(owner: str, num_loaded: int, counts: Mapping[str, int]) -> str:
+    "The error of a dataset that its checks and filters emptied: which step removed how many."
+    removed = [f'{r} removed {n} {_UNITS[r]}' for r, n in counts.items() if n]
+    return (f'{owner}: no image left of the {num_loaded} in the file: '
+            f"{'; '.join(removed) or 'nothing was counted'}. Check filter_cfg, metainfo classes and bad_annotation.")
 
 # %% ../../nbs/datasets/00_base.ipynb #6b6279f0
 @DATASETS.register_module()
@@ -183,14 +324,11 @@ class BaseDetDataset(Dataset):
         self.data_root = os.fspath(data_root)
         self.ann_file = join_path(self.data_root, ann_file) if os.fspath(ann_file) else ''
         self.data_prefix = {k: join_path(self.data_root, v) for k, v in dict(data_prefix or dict(img='')).items()}
-        self.filter_cfg = dict(filter_cfg or {})
-        unknown = set(self.filter_cfg) - {'filter_empty_gt', 'min_size'}
-        if unknown: raise KeyError(f'{type(self).__name__}: unknown filter_cfg keys {sorted(unknown)}; '
-                                   'known: filter_empty_gt, min_size')
+        self.filter_cfg = check_filter_cfg(filter_cfg, type(self).__name__)
         self._indices, self.serialize_data = indices, serialize_data
         self.test_mode, self.max_refetch = test_mode, max_refetch
         self.bad_annotation = resolve_bad_annotation_policy(bad_annotation)
-        self._user_metainfo = self._check_metainfo(metainfo)
+        self._user_metainfo = check_metainfo(metainfo, type(self).__name__)
         self._metainfo = {**copy.deepcopy(self.METAINFO), **copy.deepcopy(self._user_metainfo)}
         self.pipeline = Compose(pipeline)
         self.data_list: list[dict] | SerializedList = []
@@ -198,20 +336,6 @@ class BaseDetDataset(Dataset):
         self.skip_examples: dict[str, str] = {}  # reason -> where it first happened
         self._fully_initialized = False
         if not lazy_init: self.full_init()
-
-    def _check_metainfo(self, metainfo: Mapping | None) -> dict:
-        "The user's metainfo as a dict, with `classes` checked to be a tuple of names."
-        if metainfo is None: return {}
-        if not isinstance(metainfo, Mapping):
-            raise TypeError(f'{type(self).__name__}: metainfo must be a dict, got {metainfo!r}')
-        metainfo = dict(metainfo)
-        if 'classes' in metainfo:
-            classes = metainfo['classes']
-            if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
-                raise TypeError(f"{type(self).__name__}: metainfo classes must be a tuple of names, e.g. ('person',), "
-                                f"got {classes!r}")
-            metainfo['classes'] = tuple(classes)
-        return metainfo
 
     @property
     def metainfo(self) -> dict:
@@ -226,44 +350,32 @@ class BaseDetDataset(Dataset):
         self.skip_report, self.skip_examples = Counter(), {}
         loaded = self.load_data_list()
         data_list = self.filter_data(self.check_data_list(loaded))
-        if loaded and not data_list: raise ValueError(self._nothing_left(len(loaded)))
-        data_list = self._select_indices(data_list)
+        if loaded and not data_list:
+            raise ValueError(emptied_dataset_message(f'{type(self).__name__}({self.ann_file})', len(loaded),
+                                                     self.skip_report))
+        data_list = select_indices(data_list, self._indices)
         self.data_list = SerializedList(data_list) if self.serialize_data else data_list
         self._fully_initialized = True
         self._report()
 
     def load_data_list(self) -> list[dict]:
         "Read the middle format: a dict with `metainfo` and `data_list`, from a json, yaml or pickle file."
-        annotations = load_annotation_file(self.ann_file)
-        if not isinstance(annotations, Mapping) or not isinstance(annotations.get('data_list'), list):
-            keys = list(annotations)[:5] if isinstance(annotations, Mapping) else '-'
-            raise ValueError(f'{self.ann_file}: expected a dict with "metainfo" and a "data_list" list, '
-                             f'got {type(annotations).__name__} with keys {keys}')
-        file_meta = dict(annotations.get('metainfo') or {})
+        file_meta, records = read_middle_format(self.ann_file)
         for key, value in file_meta.items():
             if key not in ('classes', 'palette'): self._metainfo.setdefault(key, value)
         source = tuple(file_meta.get('classes') or self.METAINFO.get('classes')
                        or self._user_metainfo.get('classes') or ())
         label_map = self._select_classes(source)
-        return [self.parse_data_info(raw, i, len(source), label_map) for i, raw in enumerate(annotations['data_list'])]
+        return [self.parse_data_info(raw, i, len(source), label_map) for i, raw in enumerate(records)]
 
     def parse_data_info(self, raw: Mapping, index: int, num_source: int, label_map: Mapping[int, int]) -> dict:
         "One middle-format entry: prefixes joined, labels mapped to the selected classes."
-        if not isinstance(raw, Mapping) or not isinstance(raw.get('img_path'), str):
-            raise AnnotationFileError(f'{self.ann_file}: data_list[{index}] is not a dict with an "img_path" string: '
-                                      f'{str(raw)[:80]}')
-        instances = raw.get('instances') or []
-        if not isinstance(instances, list) or not all(isinstance(inst, Mapping) for inst in instances):
-            raise AnnotationFileError(f'{self.ann_file}: the "instances" of data_list[{index}] are not a list of dicts')
+        raw_instances = check_record(raw, index, self.ann_file)
         info = {k: v for k, v in raw.items() if k != 'instances'}
         info.setdefault('img_id', index)
-        for key, prefix in self.data_prefix.items():
-            target = _PREFIX_TARGETS.get(key, key)
-            if target in info: info[target] = join_path(prefix, info[target])
-            elif key not in ('img', 'seg'):
-                raise KeyError(f'{self.ann_file}: data_prefix key {key!r} matches no field of entry {index}')
+        info = join_prefixes(info, self.data_prefix, self.ann_file, index)
         instances = []
-        for ann_id, raw_inst in enumerate(raw.get('instances') or []):
+        for ann_id, raw_inst in enumerate(raw_instances):
             label = raw_inst.get('bbox_label')
             if not _is_number(label) or label != int(label) or not 0 <= label < num_source:
                 self._bad('unknown_category', self._where(info, ann_id),
@@ -275,30 +387,12 @@ class BaseDetDataset(Dataset):
         return info
 
     def _select_classes(self, source: Sequence[str]) -> dict[int, int]:
-        "Fix `metainfo['classes']` (the user's tuple, else `source`) and map source indices to labels."
-        source, name = tuple(source), type(self).__name__
-        if len(set(source)) != len(source):
-            dupes = sorted({c for c in source if source.count(c) > 1})
-            raise ValueError(f'{name}: {self.ann_file} defines the class names {dupes} more than once')
-        selected = self._user_metainfo.get('classes', source)
-        missing = [c for c in selected if c not in source]
-        if missing:
-            raise ValueError(f'{name}: metainfo classes {missing} are not among the classes of {self.ann_file}: '
-                             f'{source}')
-        if not selected:
-            raise ValueError(f"{name}: no classes: {self.ann_file or 'the dataset'} defines none; "
-                             'pass metainfo=dict(classes=(...))')
-        self._metainfo['classes'] = selected
-        self._metainfo['palette'] = self._palette_for(selected)
-        label = {c: i for i, c in enumerate(selected)}
-        return {i: label[c] for i, c in enumerate(source) if c in label}
-
-    def _palette_for(self, classes: tuple[str, ...]) -> list[tuple[int, int, int]]:
-        "The user's palette; else the class's `METAINFO` colours by name; else a generated palette."
-        if 'palette' in self._user_metainfo: return get_palette(self._user_metainfo['palette'], len(classes))
-        known = dict(zip(self.METAINFO.get('classes', ()), self.METAINFO.get('palette', ())))
-        if all(c in known for c in classes): return [tuple(known[c]) for c in classes]
-        return get_palette(None, len(classes))
+        "Fix `metainfo['classes']` (the user's tuple, else `source`) and the palette; map source indices to labels."
+        classes, label_map = select_classes(source, self._user_metainfo.get('classes'), type(self).__name__,
+                                            self.ann_file)
+        self._metainfo['classes'] = classes
+        self._metainfo['palette'] = class_palette(classes, self._user_metainfo, self.METAINFO)
+        return label_map
 
     def check_data_list(self, data_list: list[dict]) -> list[dict]:
         "Apply the bad-annotation policy: missing images, boxes outside or without area, small polygons."
@@ -311,38 +405,29 @@ class BaseDetDataset(Dataset):
                 info['height'], info['width'] = read_image_size(info['img_path'], self.loader_turns_images())
             kept.append(info)
         instances = [inst for info in kept for inst in info['instances']]
-        owner = np.repeat(np.arange(len(kept)), [len(info['instances']) for info in kept])  # entry of each instance
+        counts = [len(info['instances']) for info in kept]
+        owner = np.repeat(np.arange(len(kept)), counts)  # entry of each instance
+        def where(i: int) -> str: return self._where(kept[owner[i]], instances[i].get('ann_id'))
         boxes = _numeric_boxes([inst.get('bbox') for inst in instances])
         if boxes is None:  # a box of strings, None, bools or not 4 numbers: name the first
             bad = next(i for i, inst in enumerate(instances) if not _is_box(inst.get('bbox')))
             raise AnnotationFileError(f"{type(self).__name__}: bbox {instances[bad].get('bbox')!r} is not "
-                                      f"[x1, y1, x2, y2] (4 numbers) at "
-                                      f"{self._where(kept[owner[bad]], instances[bad].get('ann_id'))}")
-        counts = [len(info['instances']) for info in kept]
+                                      f"[x1, y1, x2, y2] (4 numbers) at {where(bad)}")
         image_sizes = np.array([[info['width'], info['height']] for info in kept], np.float64).reshape(-1, 2)
         sizes = np.repeat(image_sizes, counts, axis=0)
-        clipped, outside = clip_boxes_to_sizes(boxes, sizes)
-        keep = np.ones(len(instances), bool)
-        for i in np.flatnonzero(outside):
-            where = self._where(kept[owner[i]], instances[i].get('ann_id'))
-            detail = f'box {boxes[i].tolist()} reaches outside the {sizes[i][0]:g}x{sizes[i][1]:g} image'
-            action = self._bad('outside_box', where, detail)
-            if action == 'clip': boxes[i] = clipped[i]
-            else: keep[i] = False
-        for i in np.flatnonzero(degenerate_boxes(boxes) & keep):
-            self._bad('degenerate_box', self._where(kept[owner[i]], instances[i].get('ann_id')),
-                      f'box {boxes[i].tolist()} has no area')
-            keep[i] = False
-        for i in np.flatnonzero(keep):
-            if _small_polygon(instances[i].get('mask')):
-                self._bad('small_polygon', self._where(kept[owner[i]], instances[i].get('ann_id')),
-                          'a mask polygon has fewer than 3 points')
-                keep[i] = False
-        for inst, box in zip(instances, boxes.tolist()):
+        checked, flags, keep = check_boxes(boxes, sizes, [inst.get('mask') for inst in instances],
+                                           clip=self.bad_annotation['outside_box'] == 'clip')
+        for i in np.flatnonzero(flags['outside_box']):
+            self._bad('outside_box', where(i),
+                      f'box {boxes[i].tolist()} reaches outside the {sizes[i][0]:g}x{sizes[i][1]:g} image')
+        for i in np.flatnonzero(flags['degenerate_box']):
+            self._bad('degenerate_box', where(i), f'box {checked[i].tolist()} has no area')
+        for i in np.flatnonzero(flags['small_polygon']):
+            self._bad('small_polygon', where(i), 'a mask polygon has fewer than 3 points')
+        for inst, box in zip(instances, checked.tolist()):
             inst['bbox'] = box  # float xyxy, clipped where the policy says so
             inst.pop('ann_id', None)
-        ends = np.cumsum(counts)
-        for info, end, n in zip(kept, ends, counts):
+        for info, end, n in zip(kept, np.cumsum(counts), counts):
             info['instances'] = [instances[i] for i in range(end - n, end) if keep[i]]
         return kept
 
@@ -354,46 +439,16 @@ class BaseDetDataset(Dataset):
     def filter_data(self, data_list: list[dict]) -> list[dict]:
         "Training only: drop images without instances (`filter_empty_gt`) or smaller than `min_size` (counted)."
         if self.test_mode or not self.filter_cfg: return data_list
-        filter_empty, min_size = self.filter_cfg.get('filter_empty_gt', False), self.filter_cfg.get('min_size', 0)
-        kept = []
-        for info in data_list:
-            if filter_empty and not info['instances']: self._count('filter_empty_gt', self._where(info))
-            elif min(info['width'], info['height']) < min_size: self._count('min_size', self._where(info))
-            else: kept.append(info)
+        kept, removed = filter_images(data_list, **self.filter_cfg)
+        for reason, info in removed: self._count(reason, self._where(info))
         return kept
 
-    def _select_indices(self, data_list: list[dict]) -> list[dict]:
-        "The first `indices` entries (an int; negative: the last), or the entries at `indices` (a sequence)."
-        if self._indices is None: return data_list
-        if isinstance(self._indices, (int, np.integer)):
-            n = int(self._indices)
-            return data_list[:n] if n >= 0 else data_list[n:]
-        return [data_list[i] for i in self._indices]
-
     def _report(self):
-        "Warn once about the bad annotations that were skipped or clipped; log the intended removals."
-        def lines(reasons):
-            out = []
-            for r in reasons:
-                done = 'clipped to the image' if r == 'outside_box' and self.bad_annotation[r] == 'clip' else 'removed'
-                out.append(f'  {r}: {self.skip_report[r]} {_UNITS[r]} {done} (first: {self.skip_examples[r]})')
-            return '\n'.join(out)
-        bad = [r for r in _ACTIONS if self.skip_report[r]]
-        intended = [r for r in ('class_not_selected', 'filter_empty_gt', 'min_size') if self.skip_report[r]]
+        "Warn once about the bad annotations that were skipped or clipped, and once about the intended removals."
         name = f'{type(self).__name__}({self.ann_file})'
-        if bad:
-            warnings.warn(f'{name}: bad annotations, handled by the bad_annotation policy:\n{lines(bad)}',
-                          DataChangeWarning, stacklevel=3)
-        if intended:
-            warnings.warn(f'{name}: removed by metainfo classes / filter_cfg:\n{lines(intended)}',
-                          DataChangeWarning, stacklevel=3)
-
-    def _nothing_left(self, num_loaded: int) -> str:
-        "The error of a dataset that its checks and filters emptied: which removed how many."
-        removed = [f'{r} removed {n} {_UNITS[r]}' for r, n in self.skip_report.items() if n]
-        return (f'{type(self).__name__}({self.ann_file}): no image left of the {num_loaded} in the file: '
-                f"{'; '.join(removed) or 'nothing was counted'}. "
-                'Check filter_cfg, metainfo classes and bad_annotation.')
+        outside_box = self.bad_annotation['outside_box']
+        for message in data_change_report(name, self.skip_report, self.skip_examples, outside_box):
+            warnings.warn(message, DataChangeWarning, stacklevel=3)
 
     def _where(self, info: Mapping, ann_id: Any = None) -> str:
         "Where an annotation comes from: file, image id and path, annotation id."

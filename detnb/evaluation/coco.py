@@ -172,6 +172,42 @@ def summarize_coco(results: dict,  # `eval` of `FastCOCOeval` or pycocotools' `C
         )
     return stats, lines
 
+# %% ../../nbs/evaluation/00_coco.ipynb #1ee7f9c0
+def _visit_order(gt_ignored: np.ndarray,  # (A, G) bool: the box is ignored in area range a
+                 group: np.ndarray,  # (G,) the boxes' image-and-category group, sorted
+                ) -> np.ndarray:
+    "(A, G) each box's place in pycocotools' visiting order of its group: boxes that count first, file order kept."
+    order = np.empty(gt_ignored.shape, np.int64)
+    for a in range(len(gt_ignored)):
+        visit = np.lexsort((gt_ignored[a], group))
+        order[a, visit] = _rank_in_run(group[visit])
+    return order
+
+# %% ../../nbs/evaluation/00_coco.ipynb #e7fc1986
+def _precision_recall(matched: np.ndarray,  # (a, T, n) the ranked detections that match a box
+                      ignored: np.ndarray,  # (a, T, n) those that are ignored (count neither way)
+                      npig: np.ndarray,  # (a,) the number of boxes that count
+                      scores: np.ndarray,  # (n,) the detections' scores, in rank order
+                      rec_thrs: np.ndarray,  # (R,) the recall points
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Recall (a, T), and interpolated precision and score at each recall point (a, T, R), of ranked detections."
+    a, T, nd = matched.shape
+    if nd == 0: return np.zeros((a, T)), np.zeros((a, T, len(rec_thrs))), np.zeros((a, T, len(rec_thrs)))
+    # recall = TP / npig reaches the point r once TP >= the first count c with c / npig >= r (the same float division)
+    first_count = np.stack([np.searchsorted(np.arange(n + 1) / n, rec_thrs, side='left') for n in npig])  # (a, R)
+    tp_count, fp_count = np.cumsum(matched & ~ignored, axis=-1), np.cumsum(~matched & ~ignored, axis=-1)
+    tp, fp = tp_count.astype(float), fp_count.astype(float)
+    recall = tp[..., -1] / npig[:, None]
+    pr = tp / (fp + tp + np.spacing(1))
+    envelope = np.maximum.accumulate(pr[..., ::-1], axis=-1)[..., ::-1]
+    # one searchsorted for all (area, threshold) rows: integer keys row * step + TP are sorted row after row
+    rows = np.arange(a * T).reshape(a, T, 1)
+    step = npig.max() + 1
+    at = np.searchsorted((tp_count + rows * step).ravel(), (first_count[:, None, :] + rows * step).ravel(), side='left')
+    at = at.reshape(a, T, len(rec_thrs)) - rows * nd
+    inside, at = at < nd, np.minimum(at, nd - 1)
+    return recall, np.where(inside, np.take_along_axis(envelope, at, -1), 0), np.where(inside, scores[at], 0)
+
 # %% ../../nbs/evaluation/00_coco.ipynb #578422ec
 class FastCOCOeval:
     "COCO evaluation with pycocotools' interface and numbers, vectorized with numpy (boxes and masks)."
@@ -205,10 +241,7 @@ class FastCOCOeval:
         dt = _take(dt, np.flatnonzero(dt['rank'] < p.maxDets[-1]))
         area_lo, area_hi = (np.array([r[j] for r in p.areaRng], np.float64)[:, None] for j in (0, 1))
         gt_ignored = gt['crowd'] | (gt['area'] < area_lo) | (gt['area'] > area_hi)  # (A, G)
-        gt_order = np.empty(gt_ignored.shape, np.int64)  # the box's place in pycocotools' visiting order
-        for a in range(len(gt_ignored)):
-            visit = np.lexsort((gt_ignored[a], gt['group']))
-            gt_order[a, visit] = _rank_in_run(gt['group'][visit])
+        gt_order = _visit_order(gt_ignored, gt['group'])
         pair_det, pair_gt, ious = _pair_ious(dt, gt, len(p.imgIds) * K, p.iouType)
         thrs = np.minimum(np.asarray(p.iouThrs, np.float64), 1 - 1e-10)
         box = _match(pair_det, pair_gt, ious, dt['rank'], gt_ignored, gt_order, gt['crowd'], thrs, len(dt['group']))
@@ -229,47 +262,19 @@ class FastCOCOeval:
         precision, recall, scores = -np.ones((T, R, K, A, M)), -np.ones((T, K, A, M)), -np.ones((T, R, K, A, M))
         det_cat = dt['cat'] if p.useCats else np.zeros_like(dt['cat'])
         gt_cat = self._gt_cat if p.useCats else np.zeros_like(self._gt_cat)
-        order = np.lexsort(
-            (dt['rank'], dt['img'], -dt['score'], det_cat)
-        )  # per category: images' detections merged by score
+        order = np.lexsort((dt['rank'], dt['img'], -dt['score'], det_cat))  # per category: images merged by score
         cat_start = _starts(np.bincount(det_cat, minlength=K))
-        num_gts = np.stack(
-            [np.bincount(gt_cat[~ig], minlength=K) for ig in self._gt_ignored]
-        )  # (A, K) boxes that count
-        rec_thrs = np.asarray(p.recThrs)
+        num_gts = np.stack([np.bincount(gt_cat[~ig], minlength=K) for ig in self._gt_ignored])  # (A, K) that count
         for k in np.flatnonzero(num_gts.any(0)):  # categories without boxes that count stay -1
             areas = np.flatnonzero(num_gts[:, k] > 0)
-            npig = num_gts[areas, k]
-            # recall = TP / npig reaches the point r once TP >= the first count c with c / npig >= r
-            # (the same float division)
-            first_count = np.stack(
-                [np.searchsorted(np.arange(n + 1) / n, rec_thrs, side='left') for n in npig]
-            )  # (a, R)
             in_cat = order[cat_start[k]:cat_start[k + 1]]
             for m, max_det in enumerate(p.maxDets):
                 idx = in_cat[dt['rank'][in_cat] < max_det]
-                nd = len(idx)
-                if nd == 0:
-                    recall[:, k, areas, m], precision[:, :, k, areas, m], scores[:, :, k, areas, m] = 0, 0, 0
-                    continue
-                matched, ignored = self._dt_matched[:, :, idx][areas], self._dt_ignored[:, :, idx][areas]
-                tp_count, fp_count = np.cumsum(matched & ~ignored, axis=-1), np.cumsum(~matched & ~ignored, axis=-1)
-                tp, fp = tp_count.astype(float), fp_count.astype(float)
-                recall[:, k, areas, m] = (tp[..., -1] / npig[:, None]).T
-                pr = tp / (fp + tp + np.spacing(1))
-                envelope = np.maximum.accumulate(pr[..., ::-1], axis=-1)[..., ::-1]
-                # one searchsorted for all (area, threshold) rows: integer keys row * step + TP are sorted row after row
-                rows = np.arange(len(areas) * T).reshape(len(areas), T, 1)
-                step = npig.max() + 1
-                at = np.searchsorted(
-                    (tp_count + rows * step).ravel(), (first_count[:, None, :] + rows * step).ravel(), side='left'
-                )
-                at = at.reshape(len(areas), T, R) - rows * nd
-                inside, at = at < nd, np.minimum(at, nd - 1)
-                precision[:, :, k, areas, m] = np.where(inside, np.take_along_axis(envelope, at, -1), 0).transpose(
-                    1, 2, 0
-                )
-                scores[:, :, k, areas, m] = np.where(inside, dt['score'][idx][at], 0).transpose(1, 2, 0)
+                rec, prec, score = _precision_recall(self._dt_matched[:, :, idx][areas],
+                                                     self._dt_ignored[:, :, idx][areas], num_gts[areas, k],
+                                                     dt['score'][idx], np.asarray(p.recThrs))
+                recall[:, k, areas, m] = rec.T
+                precision[:, :, k, areas, m], scores[:, :, k, areas, m] = (x.transpose(1, 2, 0) for x in (prec, score))
         self.eval = dict(params=p, counts=[T, R, K, A, M], precision=precision, recall=recall, scores=scores)
 
     def summarize(self) -> None:
@@ -384,6 +389,161 @@ def coco_results(preds: Sequence[dict],  # per image: img_id, bboxes (x1, y1, x2
                             for b, s, c, m in zip(boxes, mask_scores, cats, pred['masks'])]
     return out
 
+# %% ../../nbs/evaluation/00_coco.ipynb #51c6f5e1
+def _write_json(outfile_prefix: str, kind: str, obj: Any) -> str:
+    "Write `obj` to `<outfile_prefix>.<kind>.json` (making its folder); returns the path."
+    path = f'{outfile_prefix}.{kind}.json'
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f: json.dump(obj, f)
+    return path
+
+# %% ../../nbs/evaluation/00_coco.ipynb #6fff4103
+def _process_sample(sample: Any,  # a `DetDataSample` with `img_id` and `pred_instances`
+                    keep_gt: bool,  # keep `ori_shape` and `instances` (no `ann_file`: the ground truth is converted)
+                   ) -> tuple[dict, dict]:
+    "One data sample as (ground truth, predictions): what `CocoMetric.process` keeps of it."
+    img_id, pred = sample.get('img_id'), sample.get('pred_instances')
+    if img_id is None: raise KeyError('CocoMetric: a data sample has no img_id (PackDetInputs meta_keys must keep it)')
+    if pred is None: raise KeyError(f'CocoMetric: the data sample of image {img_id!r} has no pred_instances')
+    result = dict(img_id=_plain_id(img_id), bboxes=_numpy(pred.get('bboxes')).reshape(-1, 4),
+                  scores=_numpy(pred.get('scores')).reshape(-1),
+                  labels=_numpy(pred.get('labels')).reshape(-1).astype(np.int64))
+    if pred.get('masks') is not None: result['masks'] = _mask_rles(pred.get('masks'))
+    if pred.get('mask_scores') is not None: result['mask_scores'] = _numpy(pred.get('mask_scores')).reshape(-1)
+    gt = dict(img_id=result['img_id'])
+    if keep_gt:
+        if sample.get('instances') is None or sample.get('ori_shape') is None:
+            raise KeyError("CocoMetric without ann_file converts the ground truth of the data samples, but the sample "
+                           f"of image {img_id!r} lacks 'instances' or 'ori_shape': add them to PackDetInputs' "
+                           'meta_keys, or give ann_file')
+        gt.update(height=int(sample.get('ori_shape')[0]), width=int(sample.get('ori_shape')[1]),
+                  anns=list(sample.get('instances')))
+    return gt, result
+
+# %% ../../nbs/evaluation/00_coco.ipynb #0aae34f2
+def _stat_items(proposal_nums: Sequence[int]) -> dict[str, int]:
+    "The name of each of the 12 summary numbers -> its index (the `AR@N` ones only with three `proposal_nums`)."
+    ar_items = [name.format(*proposal_nums) for name in _AR_ITEMS] if len(proposal_nums) == 3 else []
+    return {**_STAT_INDEX, **{item: 6 + i for i, item in enumerate(ar_items)}}
+
+def _check_metric_args(metrics: list[str], proposal_nums: Sequence[int], backend: str, backend_args: dict | None,
+                       format_only: bool, outfile_prefix: str | None) -> None:
+    "Refuse `CocoMetric` settings that cannot work, naming the mistake."
+    unknown = [m for m in metrics if m not in ('bbox', 'segm', 'proposal', 'proposal_fast')]
+    if unknown:
+        raise KeyError(f"CocoMetric: metric must be among 'bbox', 'segm', 'proposal', 'proposal_fast', got {unknown}")
+    if {'proposal', 'proposal_fast'} <= set(metrics):
+        raise ValueError("CocoMetric: 'proposal' and 'proposal_fast' both report AR@N under the same names: choose one")
+    if backend not in ('fast', 'pycocotools'):
+        raise ValueError(f"CocoMetric: backend must be 'fast' or 'pycocotools', got {backend!r}")
+    if backend_args is not None:
+        raise ValueError(f'CocoMetric reads local files only; backend_args must be None, got {backend_args!r}')
+    if format_only and outfile_prefix is None:
+        raise ValueError('CocoMetric: format_only=True needs an outfile_prefix to write the results to')
+    if len(proposal_nums) != 3 and set(metrics) - {'proposal_fast'}:
+        raise ValueError('CocoMetric: proposal_nums must hold three numbers (the summary reads three maxDets), '
+                         f'got {proposal_nums}')
+
+# %% ../../nbs/evaluation/00_coco.ipynb #5b931fc1
+def _cat_ids_by_name(categories: Sequence[dict],  # the ground truth's categories: id and name
+                     classes: Sequence[str],  # the class of each label
+                     source: str,  # where the categories come from, for the error
+                    ) -> list[int]:
+    "The category id of each label: the category with the class's name."
+    by_name = {c['name']: c['id'] for c in categories}
+    missing = [c for c in classes if c not in by_name]
+    if missing: raise KeyError(f'CocoMetric: classes {missing} are not among the categories of {source}')
+    return [by_name[c] for c in classes]
+
+def _load_coco_gt(ann_file: str, sort_categories: bool) -> COCO:
+    "The ground truth of `ann_file`, checked (unique ids, finite boxes: both backends then agree) and indexed."
+    if not os.path.isfile(ann_file): raise FileNotFoundError(f'CocoMetric: ann_file {ann_file} does not exist')
+    coco = COCO()
+    coco.dataset = load_annotation_file(ann_file)
+    check_coco_json(coco.dataset, ann_file, for_metric=True)
+    _quietly(coco.createIndex)
+    if sort_categories:
+        coco.dataset['categories'] = sorted(coco.dataset['categories'], key=lambda c: c['id'])
+        coco.cats = {c['id']: c for c in coco.dataset['categories']}
+    return coco
+
+# %% ../../nbs/evaluation/00_coco.ipynb #0bb794a3
+def _metric_results(json_results: Mapping[str, list[dict]], metric: str) -> list[dict]:
+    "The results `metric` is scored on: `segm` the masks' results without their boxes, the others `bbox`."
+    if metric == 'segm' and 'segm' not in json_results:
+        raise KeyError("CocoMetric: metric 'segm' needs predicted masks, but the pred_instances have no 'masks'")
+    if metric != 'segm': return json_results['bbox']
+    return [{k: v for k, v in a.items() if k != 'bbox'} for a in json_results['segm']]  # mask area and box
+
+def _run_cocoeval(coco_gt: COCO, coco_dt: COCO, metric: str, cat_ids: list[int], img_ids: list,
+                  proposal_nums: Sequence[int], iou_thrs: np.ndarray, backend: str) -> tuple:
+    "COCOeval's evaluate, accumulate and summarize with a metric's parameters: stats, precision, summary lines."
+    iou_type = 'segm' if metric == 'segm' else 'bbox'
+    evaluator = (FastCOCOeval if backend == 'fast' else COCOeval)(coco_gt, coco_dt, iou_type)
+    evaluator.params.catIds, evaluator.params.imgIds = list(cat_ids), list(img_ids)
+    evaluator.params.maxDets, evaluator.params.iouThrs = list(proposal_nums), iou_thrs
+    if metric == 'proposal': evaluator.params.useCats = 0
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        evaluator.evaluate(); evaluator.accumulate(); evaluator.summarize()
+    lines = [line for line in printed.getvalue().splitlines() if line.startswith(' Average')]
+    return evaluator.stats, evaluator.eval['precision'], lines
+
+# %% ../../nbs/evaluation/00_coco.ipynb #6e9a29d3
+def _summary_numbers(stats: np.ndarray,  # the 12 summary numbers
+                     metric: str,  # 'bbox', 'segm' or 'proposal'
+                     items: Sequence[str] | None,  # the names to return; None: the metric's six
+                     item_names: Mapping[str, int],  # name -> index in `stats` (`_stat_items`)
+                    ) -> dict[str, float]:
+    "The asked summary numbers by name: `<metric>_<item>`, or the item alone for `proposal`."
+    if metric == 'proposal': return {item: float(stats[item_names[item]]) for item in items or list(item_names)[6:]}
+    return {f'{metric}_{item}': float(stats[item_names[item]]) for item in items or list(_STAT_INDEX)}
+
+# %% ../../nbs/evaluation/00_coco.ipynb #ae761318
+def _classwise_table(precision: np.ndarray,  # T x R x K x A x M, categories sorted by id
+                     categories: Sequence[dict],  # the ground truth's categories: id and name
+                     cat_ids: Sequence[int],  # the category id of each label
+                     iou_thrs: np.ndarray,  # the T thresholds
+                     metric: str,  # 'bbox' or 'segm': the prefix of the returned names
+                     sort_categories: bool,  # rows by category id; else in label order
+                    ) -> tuple[dict[str, float], str]:
+    "Each category's AP: `<metric>_<class>_precision` (over IoUs, all areas, last maxDets) and the printed table."
+    k_of = {c: k for k, c in enumerate(sorted(set(cat_ids)))}  # precision's category axis is sorted by id
+    t50, t75 = (np.flatnonzero(np.isclose(iou_thrs, t)) for t in (.5, .75))
+    def ap(p: np.ndarray) -> float: return float(p[p > -1].mean()) if (p > -1).any() else float('nan')
+    rows, out = [['category', 'mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l']], {}
+    names = {c['id']: c['name'] for c in categories}
+    for cat in (sorted(cat_ids) if sort_categories else cat_ids):
+        p = precision[:, :, k_of[cat], :, -1]  # T x R x A
+        values = [ap(p[:, :, 0]), ap(p[t50, :, 0]), ap(p[t75, :, 0]), ap(p[:, :, 1]), ap(p[:, :, 2]), ap(p[:, :, 3])]
+        rows.append([names[cat]] + [f'{v:.3f}' for v in values])
+        out[f'{metric}_{names[cat]}_precision'] = values[0]
+    return out, format_table(rows)
+
+# %% ../../nbs/evaluation/00_coco.ipynb #472491d0
+def _log_full(msg: str, logger: Any) -> None:
+    "pycocotools' tables: printed (no logger), or to a run's log file only (its console gets `metrics_table`)."
+    if isinstance(logger, logging.Logger): logger.info(msg, extra=FILE_ONLY)
+    else: print_log(msg, logger)
+
+def _report_summary(stats: np.ndarray, metric: str, num_images: int, logger: Any) -> None:
+    "The copy-paste line of the six mAP numbers (full report) and, under a runner, the compact table on the console."
+    _log_full(f'{metric}_mAP_copypaste: ' + ' '.join(f'{v:.3f}' for v in stats[:6]), logger)
+    if isinstance(logger, logging.Logger):
+        numbers = {f'{metric}_{item}': float(stats[i]) for item, i in _STAT_INDEX.items()}
+        logger.info(f'COCO {metric} on {num_images} images (every table in the log file):\n'
+                    + metrics_table(numbers, metric, prefix=''))
+
+# %% ../../nbs/evaluation/00_coco.ipynb #23343d40
+def _gt_xyxy(coco_gt: COCO, img_ids: Sequence) -> list[np.ndarray]:
+    "Each image's boxes as `(x1, y1, x2, y2)`, crowd and ignored ones left out (what `proposal_fast` matches)."
+    gt_boxes = []
+    for img_id in img_ids:
+        anns = coco_gt.imgToAnns.get(img_id, ())
+        xywh = [a['bbox'] for a in anns if not (a.get('ignore', False) or a.get('iscrowd', 0))]
+        b = np.array(xywh, np.float64).reshape(-1, 4)
+        gt_boxes.append(np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1))
+    return gt_boxes
+
 # %% ../../nbs/evaluation/00_coco.ipynb #4f9a7bce
 @METRICS.register_module()
 class CocoMetric(BaseMetric):
@@ -409,34 +569,11 @@ class CocoMetric(BaseMetric):
     ):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.metrics = [metric] if isinstance(metric, str) else list(metric)
-        unknown = [m for m in self.metrics if m not in ('bbox', 'segm', 'proposal', 'proposal_fast')]
-        if unknown:
-            raise KeyError(
-                f"CocoMetric: metric must be among 'bbox', 'segm', 'proposal', 'proposal_fast', got {unknown}"
-            )
-        if {'proposal', 'proposal_fast'} <= set(self.metrics):
-            raise ValueError(
-                "CocoMetric: 'proposal' and 'proposal_fast' both report AR@N under the same names: choose one"
-            )
-        if backend not in ('fast', 'pycocotools'):
-            raise ValueError(f"CocoMetric: backend must be 'fast' or 'pycocotools', got {backend!r}")
-        if backend_args is not None:
-            raise ValueError(f'CocoMetric reads local files only; backend_args must be None, got {backend_args!r}')
-        if format_only and outfile_prefix is None:
-            raise ValueError('CocoMetric: format_only=True needs an outfile_prefix to write the results to')
+        _check_metric_args(self.metrics, proposal_nums, backend, backend_args, format_only, outfile_prefix)
         self.proposal_nums = [int(n) for n in proposal_nums]
-        if len(self.proposal_nums) != 3 and set(self.metrics) - {'proposal_fast'}:
-            raise ValueError(
-                'CocoMetric: proposal_nums must hold three numbers (the summary reads three maxDets), '
-                f'got {proposal_nums}'
-            )
         self.iou_thrs = (np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True) if iou_thrs is None
                          else np.atleast_1d(np.asarray(iou_thrs, np.float64)))
-        ar_items = [name.format(*self.proposal_nums) for name in _AR_ITEMS] if len(self.proposal_nums) == 3 else []
-        self.item_names = {
-            **_STAT_INDEX,
-            **{item: 6 + i for i, item in enumerate(ar_items)},
-        }  # name -> index in the 12 stats
+        self.item_names = _stat_items(self.proposal_nums)  # name -> index in the 12 stats
         bad = [item for item in metric_items or () if item not in self.item_names]
         if bad: raise KeyError(f'CocoMetric: metric_items {bad} are not among {list(self.item_names)}')
         self.metric_items = None if metric_items is None else list(metric_items)
@@ -444,52 +581,12 @@ class CocoMetric(BaseMetric):
         self.sort_categories, self.backend = sort_categories, backend
         self.logger = None  # where tables and summaries go (`print_log`): None prints; the runner sets its own
         self.ann_file = ann_file
-        self._coco_api = None if ann_file is None else self._load_ann_file(ann_file)
+        self._coco_api = None if ann_file is None else _load_coco_gt(ann_file, sort_categories)
 
-    def _load_ann_file(self, ann_file: str) -> COCO:
-        "The ground truth, checked (unique ids, finite boxes: both backends then agree) and indexed."
-        if not os.path.isfile(ann_file): raise FileNotFoundError(f'CocoMetric: ann_file {ann_file} does not exist')
-        coco = COCO()
-        coco.dataset = load_annotation_file(ann_file)
-        check_coco_json(coco.dataset, ann_file, for_metric=True)
-        _quietly(coco.createIndex)
-        if self.sort_categories:
-            coco.dataset['categories'] = sorted(coco.dataset['categories'], key=lambda c: c['id'])
-            coco.cats = {c['id']: c for c in coco.dataset['categories']}
-        return coco
-
-    # -- per batch ---------------------------------------------------------------------------
     def process(self, data_batch: Any, data_samples: Sequence) -> None:
         "Keep each image's predictions (numpy, masks as RLE) and, without `ann_file`, its ground truth."
-        for sample in data_samples:
-            img_id, pred = sample.get('img_id'), sample.get('pred_instances')
-            if img_id is None:
-                raise KeyError('CocoMetric: a data sample has no img_id (PackDetInputs meta_keys must keep it)')
-            if pred is None: raise KeyError(f'CocoMetric: the data sample of image {img_id!r} has no pred_instances')
-            result = dict(
-                img_id=_plain_id(img_id),
-                bboxes=_numpy(pred.get('bboxes')).reshape(-1, 4),
-                scores=_numpy(pred.get('scores')).reshape(-1),
-                labels=_numpy(pred.get('labels')).reshape(-1).astype(np.int64),
-            )
-            if pred.get('masks') is not None: result['masks'] = _mask_rles(pred.get('masks'))
-            if pred.get('mask_scores') is not None: result['mask_scores'] = _numpy(pred.get('mask_scores')).reshape(-1)
-            gt = dict(img_id=result['img_id'])
-            if self._coco_api is None:
-                if sample.get('instances') is None or sample.get('ori_shape') is None:
-                    raise KeyError(
-                        'CocoMetric without ann_file converts the ground truth of the data samples, but the sample '
-                        f"of image {img_id!r} lacks 'instances' or 'ori_shape': add them to PackDetInputs' "
-                        'meta_keys, or give ann_file'
-                    )
-                gt.update(
-                    height=int(sample.get('ori_shape')[0]),
-                    width=int(sample.get('ori_shape')[1]),
-                    anns=list(sample.get('instances')),
-                )
-            self.results.append((gt, result))
+        for sample in data_samples: self.results.append(_process_sample(sample, keep_gt=self._coco_api is None))
 
-    # -- ground truth and results as COCO json -------------------------------------------------
     def gt_to_coco_json(self, gts: Sequence[dict]) -> dict:
         "The data samples' ground truth as a COCO json dict (`coco_json_from_instances` with this metric's classes)."
         return coco_json_from_instances(gts, self._classes())
@@ -503,40 +600,24 @@ class CocoMetric(BaseMetric):
             raise KeyError('CocoMetric needs dataset_meta["classes"] (the loop sets it from the dataset\'s metainfo)')
         return list(self.dataset_meta['classes'])
 
-    def _cat_ids(self, coco: COCO) -> list[int]:
-        "The category id of each label: the file's category with the class's name."
-        by_name = {c['name']: c['id'] for c in coco.dataset['categories']}
-        missing = [c for c in self._classes() if c not in by_name]
-        if missing:
-            raise KeyError(
-                f'CocoMetric: classes {missing} are not among the categories of {self.ann_file or "the converted json"}'
-            )
-        return [by_name[c] for c in self._classes()]
-
-    def _write(self, suffix: str, obj: Any) -> str:
-        path = f'{self.outfile_prefix}.{suffix}.json'
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, 'w') as f: json.dump(obj, f)
-        return path
-
-    # -- the numbers -------------------------------------------------------------------------
     def compute_metrics(self, results: list) -> dict[str, float]:
         "Write the results json (when asked) and evaluate every metric on the processed images."
         if not results: raise ValueError('CocoMetric: no results to evaluate (process() received no data samples)')
         gts, preds = zip(*results)
         if self._coco_api is None:
             gt_json = self.gt_to_coco_json(gts)
-            if self.outfile_prefix is not None: self._write('gt', gt_json)
+            if self.outfile_prefix is not None: _write_json(self.outfile_prefix, 'gt', gt_json)
             coco_gt = COCO(); coco_gt.dataset = gt_json; _quietly(coco_gt.createIndex)
         else: coco_gt = self._coco_api
-        cat_ids = self._cat_ids(coco_gt)
+        source = self.ann_file or 'the converted json'
+        cat_ids = _cat_ids_by_name(coco_gt.dataset['categories'], self._classes(), source)
         img_ids = list(dict.fromkeys(gt['img_id'] for gt in gts))
         unknown = [i for i in img_ids if i not in coco_gt.imgs]
         if unknown:
             raise KeyError(f'CocoMetric: images {unknown[:5]} are not in {self.ann_file} ({len(unknown)} unknown)')
         json_results = self.results2json(preds, cat_ids)
         if self.outfile_prefix is not None:
-            written = [self._write(kind, anns) for kind, anns in json_results.items()]
+            written = [_write_json(self.outfile_prefix, kind, anns) for kind, anns in json_results.items()]
             print_log(f'CocoMetric: results written to {", ".join(written)}', self.logger)
         if self.format_only: return {}
         out: dict[str, float] = {}
@@ -545,83 +626,22 @@ class CocoMetric(BaseMetric):
                 ar = self.fast_eval_recall(preds, coco_gt, img_ids)
                 out.update({f'AR@{n}': float(v) for n, v in zip(self.proposal_nums, ar)})
                 continue
-            if metric == 'segm' and 'segm' not in json_results:
-                raise KeyError(
-                    "CocoMetric: metric 'segm' needs predicted masks, but the pred_instances have no 'masks'"
-                )
-            anns = json_results['segm' if metric == 'segm' else 'bbox']
-            if metric == 'segm': anns = [{k: v for k, v in a.items() if k != 'bbox'} for a in anns]  # mask area and box
-            stats, precision, lines = self._run_cocoeval(
-                coco_gt, _load_results(coco_gt, anns), metric, cat_ids, img_ids
-            )
-            self._log_full(f'Evaluating {metric}...\n' + '\n'.join(lines))
-            if metric == 'proposal':
-                items = self.metric_items or list(self.item_names)[6:]
-                out.update({item: float(stats[self.item_names[item]]) for item in items})
-                continue
-            if self.classwise: out.update(self._classwise(precision, coco_gt, cat_ids, metric))
-            items = self.metric_items or list(_STAT_INDEX)
-            out.update({f'{metric}_{item}': float(stats[self.item_names[item]]) for item in items})
-            self._log_full(f'{metric}_mAP_copypaste: ' + ' '.join(f'{v:.3f}' for v in stats[:6]))
-            if isinstance(self.logger, logging.Logger):
-                numbers = {f'{metric}_{item}': float(stats[i]) for item, i in _STAT_INDEX.items()}
-                self.logger.info(f'COCO {metric} on {len(img_ids)} images (every table in the log file):\n'
-                                 + metrics_table(numbers, metric, prefix=''))
-        return out
-
-    def _log_full(self, msg: str) -> None:
-        "pycocotools' tables: printed (no logger), or to a run's log file only (its console gets `metrics_table`)."
-        if isinstance(self.logger, logging.Logger): self.logger.info(msg, extra=FILE_ONLY)
-        else: print_log(msg, self.logger)
-
-    def _run_cocoeval(self, coco_gt: COCO, coco_dt: COCO, metric: str, cat_ids: list[int], img_ids: list) -> tuple:
-        "COCOeval's evaluate, accumulate and summarize with this metric's parameters: stats, precision, summary lines."
-        evaluator = (FastCOCOeval if self.backend == 'fast' else COCOeval)(
-            coco_gt, coco_dt, 'segm' if metric == 'segm' else 'bbox'
-        )
-        evaluator.params.catIds, evaluator.params.imgIds = list(cat_ids), list(img_ids)
-        evaluator.params.maxDets, evaluator.params.iouThrs = list(self.proposal_nums), self.iou_thrs
-        if metric == 'proposal': evaluator.params.useCats = 0
-        with contextlib.redirect_stdout(io.StringIO()) as printed:
-            evaluator.evaluate(); evaluator.accumulate(); evaluator.summarize()
-        lines = [line for line in printed.getvalue().splitlines() if line.startswith(' Average')]
-        return evaluator.stats, evaluator.eval['precision'], lines
-
-    def _classwise(self, precision: np.ndarray, coco_gt: COCO, cat_ids: list[int], metric: str) -> dict[str, float]:
-        "Print each category's AP table; returns `<metric>_<class>_precision` (AP over IoUs, all areas, last maxDets)."
-        k_of = {c: k for k, c in enumerate(sorted(set(cat_ids)))}  # precision's category axis is sorted by id
-        t50, t75 = (np.flatnonzero(np.isclose(self.iou_thrs, t)) for t in (.5, .75))
-        def ap(p: np.ndarray) -> float: return float(p[p > -1].mean()) if (p > -1).any() else float('nan')
-        rows, out = [['category', 'mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l']], {}
-        names = {c['id']: c['name'] for c in coco_gt.dataset['categories']}
-        for cat in (sorted(cat_ids) if self.sort_categories else cat_ids):
-            p = precision[:, :, k_of[cat], :, -1]  # T x R x A
-            values = [
-                ap(p[:, :, 0]),
-                ap(p[t50, :, 0]),
-                ap(p[t75, :, 0]),
-                ap(p[:, :, 1]),
-                ap(p[:, :, 2]),
-                ap(p[:, :, 3]),
-            ]
-            rows.append([names[cat]] + [f'{v:.3f}' for v in values])
-            out[f'{metric}_{names[cat]}_precision'] = values[0]
-        self._log_full('\n' + format_table(rows))
+            anns = _metric_results(json_results, metric)
+            stats, precision, lines = _run_cocoeval(coco_gt, _load_results(coco_gt, anns), metric, cat_ids, img_ids,
+                                                    self.proposal_nums, self.iou_thrs, self.backend)
+            _log_full(f'Evaluating {metric}...\n' + '\n'.join(lines), self.logger)
+            if self.classwise and metric != 'proposal':
+                per_class, table = _classwise_table(precision, coco_gt.dataset['categories'], cat_ids, self.iou_thrs,
+                                                    metric, self.sort_categories)
+                _log_full('\n' + table, self.logger)
+                out.update(per_class)
+            out.update(_summary_numbers(stats, metric, self.metric_items, self.item_names))
+            if metric != 'proposal': _report_summary(stats, metric, len(img_ids), self.logger)
         return out
 
     def fast_eval_recall(self, preds: Sequence[dict], coco_gt: COCO, img_ids: list) -> np.ndarray:
         "Average recall (over `iou_thrs`) of each image's top-N boxes, N in `proposal_nums`; crowd boxes left out."
         by_img = {p['img_id']: np.hstack([p['bboxes'], p['scores'][:, None]]) for p in preds}
-        gt_boxes = []
-        for img_id in img_ids:
-            xywh = [
-                a['bbox']
-                for a in coco_gt.imgToAnns.get(img_id, ())
-                if not (a.get('ignore', False) or a.get('iscrowd', 0))
-            ]
-            b = np.array(xywh, np.float64).reshape(-1, 4)
-            gt_boxes.append(np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1))
-        recalls = eval_recalls(
-            gt_boxes, [by_img[i] for i in img_ids], self.proposal_nums, self.iou_thrs, logger=self.logger
-        )
+        recalls = eval_recalls(_gt_xyxy(coco_gt, img_ids), [by_img[i] for i in img_ids], self.proposal_nums,
+                               self.iou_thrs, logger=self.logger)
         return recalls.mean(1)

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from ..registry import WEIGHT_INITIALIZERS
+from ..apis.model_zoo import resolve_checkpoint
 from ..engine.checkpoint import describe_load, load_checkpoint_file, load_model_state
 
 # %% auto #0
@@ -134,21 +135,10 @@ class Caffe2XavierInit(KaimingInit):
         super().__init__(a=1., mode='fan_in', nonlinearity='leaky_relu', distribution='uniform', **kwargs)
 
 # %% ../../nbs/models/00_weight_init.ipynb #1edaacc3
-def _torchvision_url(name: str) -> str:
-    "The download URL of torchvision's weights `name` ('resnet50' or 'resnet50.IMAGENET1K_V2')."
-    from torchvision.models import get_model_weights
-    model, _, weights = name.partition('.')
-    try: return get_model_weights(model)[weights or 'IMAGENET1K_V1'].url
-    except (ValueError, KeyError) as e:
-        raise ValueError(f'torchvision://{name}: torchvision has no weights {weights or "IMAGENET1K_V1"!r} '
-                         f'for a model {model!r}') from e
-
-def read_state_dict(checkpoint: str | Path,  # file, http(s) URL or `torchvision://NAME`
+def read_state_dict(checkpoint: str | Path,  # a file, URL, zoo name, or `torchvision://`, `open-mmlab://`, `mmdet://`
                     map_location: str | torch.device = 'cpu') -> dict[str, Tensor]:
     "The state dict in `checkpoint`: a bare one, or the `'state_dict'`/`'model'` entry of a training checkpoint."
-    name = str(checkpoint)
-    if name.startswith('torchvision://'): name = _torchvision_url(name.removeprefix('torchvision://'))
-    obj = load_checkpoint_file(name, map_location)
+    obj = load_checkpoint_file(resolve_checkpoint(checkpoint), map_location)
     if isinstance(obj, Mapping): obj = obj.get('state_dict', obj.get('model', obj))
     if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
         raise TypeError(f'{checkpoint} holds no state dict '
@@ -160,7 +150,7 @@ def read_state_dict(checkpoint: str | Path,  # file, http(s) URL or `torchvision
 class PretrainedInit:
     "Load the module's weights from a checkpoint (non-strict: missing, unexpected and mis-shaped keys are reported)."
     def __init__(self,
-                 checkpoint: str | Path,  # file, http(s) URL or `torchvision://NAME`
+                 checkpoint: str | Path,  # as `read_state_dict` takes it
                  prefix: str | None = None,  # take only the keys under this prefix ('backbone.'), prefix removed
                  map_location: str | torch.device = 'cpu'):
         self.checkpoint, self.prefix, self.map_location = str(checkpoint), prefix, map_location
