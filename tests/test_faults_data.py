@@ -180,3 +180,18 @@ def test_voc_fields_are_checked(tmp_path, obj, message):
     (tmp_path / 'ids.txt').write_text('1\n')
     with pytest.raises(AnnotationFileError, match=r'1\.xml: ' + message):
         XMLDataset(ann_file=tmp_path / 'ids.txt', data_root=tmp_path, metainfo=dict(classes=('dog',)))
+
+
+def test_nonfinite_label_is_a_bad_annotation(folder):
+    "Before: a NaN `bbox_label` (json's NaN) stopped loading with a bare 'cannot convert float NaN to integer'."
+    from detnb.datasets.base import BadAnnotationError, BaseDetDataset
+    ann = dict(metainfo=dict(classes=['dog', 'cat']), data_list=[dict(img_path='a.jpg', height=30, width=40, instances=[
+        dict(bbox=[1, 2, 10, 8], bbox_label=float('nan')), dict(bbox=[1, 2, 10, 8], bbox_label=1)])])
+    path = str(write(folder, ann))
+    with pytest.raises(BadAnnotationError, match=r'bbox_label nan is not a label of the 2 classes \(unknown_category\)'):
+        BaseDetDataset(ann_file=path, data_prefix=dict(img=str(folder)))
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter('always')
+        dataset = BaseDetDataset(ann_file=path, data_prefix=dict(img=str(folder)),
+                                 bad_annotation=dict(unknown_category='skip'))
+    assert [inst['bbox_label'] for inst in dataset.get_data_info(0)['instances']] == [1]

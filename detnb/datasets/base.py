@@ -377,7 +377,7 @@ class BaseDetDataset(Dataset):
         instances = []
         for ann_id, raw_inst in enumerate(raw_instances):
             label = raw_inst.get('bbox_label')
-            if not _is_number(label) or label != int(label) or not 0 <= label < num_source:
+            if not _is_number(label) or not np.isfinite(label) or label != int(label) or not 0 <= label < num_source:
                 self._bad('unknown_category', self._where(info, ann_id),
                           f'bbox_label {label!r} is not a label of the {num_source} classes')
             elif int(label) not in label_map: self._count('class_not_selected', self._where(info, ann_id))

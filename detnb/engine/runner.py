@@ -6,8 +6,8 @@ Docs: https://detnb.github.io/detnb/engine/runner.html.md"""
 
 # %% ../../nbs/engine/00_runner.ipynb #fff9209c
 from __future__ import annotations
-import contextlib, copy, itertools, multiprocessing, os, random, sys, time, warnings
-from collections.abc import Mapping, Sequence
+import contextlib, copy, itertools, logging, multiprocessing, os, random, sys, time, warnings
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,6 +20,7 @@ import detnb
 from ..config import Config
 from ..registry import (DATASETS, DATA_SAMPLERS, EVALUATOR, FUNCTIONS, HOOKS, LOG_PROCESSORS, LOOPS, MODELS,
                             RUNNERS, VISUALIZERS, import_custom_modules)
+from ..apis.model_zoo import resolve_checkpoint
 from .checkpoint import (WorkDirLock, atomic_write_text, atomic_save, describe_load,
                                      find_latest_checkpoint, get_rng_state, load_checkpoint_file, load_model_state,
                                      nonfinite_tensors, weights_to_cpu)
@@ -35,8 +36,10 @@ from .optim import OptimWrapper, build_optim_wrapper
 from .schedulers import auto_scale_lr, build_param_schedulers
 
 # %% auto #0
-__all__ = ['DEFAULT_HOOKS', 'worker_init_fn', 'build_dataloader', 'batch_size_of', 'claim_run_folder', 'Runner',
-           'ProgressBarHook']
+__all__ = ['DEFAULT_HOOKS', 'RUNNER_KEYS', 'worker_init_fn', 'build_dataloader', 'batch_size_of', 'claim_run_folder',
+           'runner_kwargs', 'setup_process_env', 'seed_generators', 'runtime_summary', 'hook_configs', 'insert_hook',
+           'loop_config', 'scale_lr', 'assemble_checkpoint', 'check_finite_weights', 'check_ema_resumable',
+           'restore_training_state', 'rng_state_of', 'hold_work_dir', 'Runner', 'ProgressBarHook']
 
 # %% ../../nbs/engine/00_runner.ipynb #e1fd7ce0
 def worker_init_fn(worker_id: int, rank: int = 0) -> None:
@@ -113,6 +116,186 @@ def _as_checkpoint(obj: Any, filename: str) -> dict:
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise TypeError(f'{filename} holds neither a "state_dict" nor a dict of tensors')
     return dict(state_dict=state)
+
+# %% ../../nbs/engine/00_runner.ipynb #fe340555
+RUNNER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg',
+               'auto_scale_lr', 'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator',
+               'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from', 'log_processor', 'visualizer',
+               'randomness', 'experiment_name', 'env_cfg')  # config keys passed as they are, None when absent
+
+def runner_kwargs(cfg: Config) -> dict:
+    "The arguments of `Runner` that the config `cfg` gives; `work_dir` defaults to `work_dirs/<config name>`."
+    work_dir = cfg.get('work_dir') or (str(Path('work_dirs') / Path(cfg.filename).stem) if cfg.filename else None)
+    if work_dir is None: raise ValueError('the config sets no work_dir and has no file name to derive one from')
+    optional = {k: cfg.get(k) for k in RUNNER_KEYS}
+    if 'model' not in cfg: raise KeyError('the config has no "model"')
+    return dict(model=cfg['model'], work_dir=work_dir, resume=bool(cfg.get('resume', False)),
+                launcher=cfg.get('launcher', 'none'), log_level=cfg.get('log_level', 'INFO'),
+                default_scope=cfg.get('default_scope', 'detnb'),
+                find_unused_parameters=cfg.get('find_unused_parameters', False), cfg=cfg, **optional)
+
+# %% ../../nbs/engine/00_runner.ipynb #88253892
+def setup_process_env(env_cfg: Mapping,  # cudnn_benchmark, mp_cfg, dist_cfg, winograd
+                      launcher: str = 'none',  # 'pytorch' for torchrun
+                     ) -> str | None:
+    "Multiprocessing start method, OpenCV threads, cuDNN benchmark, Winograd, the process group; its backend."
+    mp_cfg = env_cfg.get('mp_cfg') or {}
+    method = mp_cfg.get('mp_start_method')
+    current = multiprocessing.get_start_method(allow_none=True)
+    if method is not None and sys.platform != 'win32' and current != method:
+        multiprocessing.set_start_method(method, force=True)
+    threads = mp_cfg.get('opencv_num_threads')
+    if threads is not None:
+        import cv2
+        cv2.setNumThreads(threads)  # dataloader workers inherit it: 0 keeps OpenCV from oversubscribing the CPU
+    torch.backends.cudnn.benchmark = bool(env_cfg.get('cudnn_benchmark', False))
+    if env_cfg.get('winograd') is not None:
+        from detnb.models.layers.conv import set_winograd  # here: the engine does not import the models at import
+        set_winograd(env_cfg['winograd'])
+    if launcher == 'none': return None
+    if is_distributed(): return torch_dist.get_backend()
+    return init_dist(launcher, (env_cfg.get('dist_cfg') or {}).get('backend'))
+
+# %% ../../nbs/engine/00_runner.ipynb #2736a5c8
+def seed_generators(seed: int | None = None,  # None: drawn on rank 0 and shared
+                    diff_rank_seed: bool = False,  # add the rank to the seed of this process's generators
+                    deterministic: bool = False,  # deterministic torch kernels
+                    rank: int = 0) -> dict:
+    "Seed Python, NumPy and torch; the run's `randomness` settings, with the seed drawn when `seed=None`."
+    if seed is None: seed = sync_random_seed()
+    local = int(seed) + rank if diff_rank_seed else int(seed)
+    random.seed(local); np.random.seed(local % 2**32); torch.manual_seed(local)
+    if deterministic:
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    return dict(seed=int(seed), diff_rank_seed=diff_rank_seed, deterministic=deterministic)
+
+# %% ../../nbs/engine/00_runner.ipynb #881c7e7d
+def runtime_summary(world_size: int, backend: str | None, randomness: Mapping, work_dir: Path) -> str:
+    "The 'Runtime environment' block of a run's first log lines: processes, seed settings, work folder."
+    run = f'    distributed: {world_size} processes, backend {backend}' if world_size > 1 else '    distributed: no'
+    seeds = (f'    seed: {randomness["seed"]}, deterministic: {randomness["deterministic"]}, '
+             f'diff_rank_seed: {randomness["diff_rank_seed"]}')
+    return f'Runtime environment:\n{run}\n{seeds}\n    work_dir: {work_dir}'
+
+# %% ../../nbs/engine/00_runner.ipynb #4d4bc0ba
+def hook_configs(default_hooks: Mapping | None = None,  # overrides of DEFAULT_HOOKS; a name set to None removes it
+                 custom_hooks: Sequence | None = None) -> list:
+    "The hooks of a run: DEFAULT_HOOKS updated by `default_hooks`, then `custom_hooks`."
+    hooks = copy.deepcopy(DEFAULT_HOOKS)
+    for name, cfg in (default_hooks or {}).items():
+        if cfg is None: hooks.pop(name, None)
+        else: hooks[name] = cfg
+    return [*hooks.values(), *(custom_hooks or [])]
+
+# %% ../../nbs/engine/00_runner.ipynb #0c4618d8
+def insert_hook(hooks: list[Hook],  # sorted by priority; changed in place
+                hook: Hook | Mapping,  # a hook or its config
+                priority: int | str | None = None) -> Hook:  # None: the config's, else the hook's own
+    "Add a hook (or its config) to `hooks` in priority order, after the hooks of the same priority."
+    if isinstance(hook, Mapping):
+        cfg = dict(hook)
+        priority = cfg.pop('priority', priority)
+        hook = HOOKS.build(cfg)
+    if not all(callable(getattr(hook, stage, None)) for stage in STAGES):
+        raise TypeError(f'a hook must be a Hook (or its config), got {type(hook).__name__}')
+    hook.priority = get_priority(priority if priority is not None else hook.priority)
+    hooks.insert(sum(1 for h in hooks if h.priority <= hook.priority), hook)
+    return hook
+
+# %% ../../nbs/engine/00_runner.ipynb #e0267be8
+def loop_config(mode: str,  # 'train', 'val' or 'test'
+                cfg: Mapping) -> dict:  # a config's `train_cfg`, `val_cfg` or `test_cfg`
+    "A copy of `cfg` with its loop `type`; without one, read as MMEngine reads it (`by_epoch` for training)."
+    cfg = dict(cfg)
+    if 'type' not in cfg:
+        cfg['type'] = {'train': 'EpochBasedTrainLoop' if cfg.pop('by_epoch', True) else 'IterBasedTrainLoop',
+                       'val': 'ValLoop', 'test': 'TestLoop'}[mode]
+    return cfg
+
+# %% ../../nbs/engine/00_runner.ipynb #dde385eb
+def scale_lr(optim_wrapper: Mapping,  # a config's `optim_wrapper`, left as it is
+             settings: Mapping | None,  # a config's `auto_scale_lr`: dict(enable=True, base_batch_size=16)
+             world_size: int, batch_size: int) -> tuple[dict, str | None]:  # processes, images per process
+    "A copy of `optim_wrapper` with the lr scaled when `settings` enable it, and the line that says so (else None)."
+    cfg = copy.deepcopy(dict(optim_wrapper))
+    ratio = auto_scale_lr(dict(auto_scale_lr=settings, optim_wrapper=cfg), world_size, batch_size)
+    if ratio is None: return cfg, None
+    return cfg, (f'auto_scale_lr: {world_size} processes x {batch_size} images over base_batch_size '
+                 f'{settings["base_batch_size"]}: lr x {ratio:g} = {cfg["optimizer"]["lr"]:g}')
+
+# %% ../../nbs/engine/00_runner.ipynb #1c73336e
+def assemble_checkpoint(model: nn.Module,  # DDP-wrapped or not
+                        meta: Mapping,  # epoch, iter, seed, config...
+                        rng_states: list,  # `get_rng_state()` of every process, by rank
+                        optim_wrapper: OptimWrapper | None = None,  # None: no optimizer state
+                        param_schedulers: Sequence | None = None) -> dict:  # None: no scheduler states
+    "The checkpoint dict of a training run: metadata, weights on the CPU, random states, optimizer, schedulers."
+    checkpoint = dict(meta=dict(meta), state_dict=weights_to_cpu(unwrap_model(model).state_dict()),
+                      rng_state=rng_states)
+    if optim_wrapper is not None: checkpoint['optimizer'] = optim_wrapper.state_dict()
+    if param_schedulers is not None: checkpoint['param_schedulers'] = [s.state_dict() for s in param_schedulers]
+    return checkpoint
+
+def check_finite_weights(checkpoint: Mapping, path: Path) -> None:
+    "Raise FloatingPointError when the weights (or EMA weights) of `checkpoint` hold NaN or infinite values."
+    bad = [f'{key}.{name}' for key in ('state_dict', 'ema_state_dict')
+           for name in nonfinite_tensors(checkpoint.get(key, {}))]
+    if bad:
+        raise FloatingPointError(f'{path} is not saved: {len(bad)} weight tensors hold NaN or infinite values '
+                                 f'({", ".join(bad[:5])}): training diverged (a lower learning rate, a warm-up or '
+                                 'gradient clipping may help)')
+
+# %% ../../nbs/engine/00_runner.ipynb #8cf71906
+def check_ema_resumable(checkpoint: Mapping, hooks: Sequence[Hook], filename: str | os.PathLike) -> None:
+    "Refuse to resume a checkpoint written with `EMAHook` by a run without it: its weights are the averaged ones."
+    if 'ema_state_dict' in checkpoint and not any(isinstance(h, EMAHook) for h in hooks):
+        raise ValueError(f'{filename} was saved by a run with EMAHook, whose state_dict holds the averaged '
+                         'weights, not the trained ones: resume with the same EMAHook in custom_hooks, or start '
+                         'a new run from the averaged weights with load_from (without resume)')
+
+def restore_training_state(checkpoint: Mapping, model: nn.Module, optim_wrapper: OptimWrapper,
+                           param_schedulers: Sequence, filename: str | os.PathLike,
+                           logger: logging.Logger) -> dict:
+    "Load the weights (strictly), optimizer and scheduler states of a training checkpoint; its `meta`."
+    report = load_model_state(unwrap_model(model), checkpoint['state_dict'], strict=True)
+    if report['nonfinite_tensors']: logger.warning(f'resuming from {filename}: {describe_load(report)}')
+    meta = checkpoint.get('meta') or {}
+    for key in ('epoch', 'iter'):
+        if key not in meta:
+            raise KeyError(f'{filename} has no meta[{key!r}]: it is not a training checkpoint (use load_from)')
+    if 'optimizer' in checkpoint: optim_wrapper.load_state_dict(checkpoint['optimizer'])
+    else: logger.warning(f'{filename} has no optimizer state (save_optimizer=False): the optimizer starts afresh')
+    states = checkpoint.get('param_schedulers')
+    if states is None: logger.warning(f'{filename} has no scheduler state: the schedules start afresh')
+    elif len(states) != len(param_schedulers):
+        raise ValueError(f'{filename} holds {len(states)} scheduler states, '
+                         f'the config has {len(param_schedulers)} schedulers')
+    else:
+        for scheduler, state in zip(param_schedulers, states): scheduler.load_state_dict(state)
+    return meta
+
+# %% ../../nbs/engine/00_runner.ipynb #605087f8
+def rng_state_of(rng_states: Sequence | None,  # a checkpoint's `rng_state`: one per process that wrote it
+                 rank: int, world_size: int) -> Any:
+    "The random state that process `rank` of `world_size` resumes with (rank 0's when the counts differ)."
+    if rng_states is None: return None
+    return rng_states[rank] if len(rng_states) == world_size else rng_states[0]
+
+# %% ../../nbs/engine/00_runner.ipynb #433b0bb3
+@contextlib.contextmanager
+def hold_work_dir(work_dir: Path, logger: logging.Logger) -> Iterator[None]:
+    "Hold the work folder's lock (rank 0) during the `with` block; every process raises when another run holds it."
+    lock, refusal = WorkDirLock(work_dir, logger), None
+    if is_main_process():
+        try: lock.acquire()
+        except RuntimeError as e: refusal = str(e)
+    refusal = broadcast_object(refusal)
+    if refusal is not None: raise RuntimeError(refusal)
+    try: yield
+    finally:
+        if is_main_process(): lock.release()
 
 # %% ../../nbs/engine/00_runner.ipynb #ca029c38
 @RUNNERS.register_module()
@@ -192,63 +375,24 @@ class Runner:
     @classmethod
     def from_cfg(cls, cfg: Mapping) -> Runner:
         "A runner for the config `cfg` (a `Config` or a dict); `work_dir` defaults to `work_dirs/<config name>`."
-        cfg = cfg if isinstance(cfg, Config) else Config(copy.deepcopy(dict(cfg)))
-        work_dir = cfg.get('work_dir') or (str(Path('work_dirs') / Path(cfg.filename).stem) if cfg.filename else None)
-        if work_dir is None: raise ValueError('the config sets no work_dir and has no file name to derive one from')
-        keys = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg',
-                'auto_scale_lr', 'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator',
-                'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from', 'log_processor', 'visualizer',
-                'randomness', 'experiment_name', 'env_cfg')
-        optional = {k: cfg.get(k) for k in keys}
-        if 'model' not in cfg: raise KeyError('the config has no "model"')
-        return cls(model=cfg['model'], work_dir=work_dir, resume=bool(cfg.get('resume', False)),
-                   launcher=cfg.get('launcher', 'none'), log_level=cfg.get('log_level', 'INFO'),
-                   default_scope=cfg.get('default_scope', 'detnb'),
-                   find_unused_parameters=cfg.get('find_unused_parameters', False), cfg=cfg, **optional)
+        return cls(**runner_kwargs(cfg if isinstance(cfg, Config) else Config(copy.deepcopy(dict(cfg)))))
 
     # environment, randomness and the first log lines
     def setup_env(self, env_cfg: dict) -> None:
-        "Multiprocessing start method, OpenCV threads, cuDNN benchmark, Winograd, the process group when distributed."
-        mp_cfg = env_cfg.get('mp_cfg') or {}
-        method = mp_cfg.get('mp_start_method')
-        current = multiprocessing.get_start_method(allow_none=True)
-        if method is not None and sys.platform != 'win32' and current != method:
-            multiprocessing.set_start_method(method, force=True)
-        threads = mp_cfg.get('opencv_num_threads')
-        if threads is not None:
-            import cv2
-            cv2.setNumThreads(threads)  # dataloader workers inherit it: 0 keeps OpenCV from oversubscribing the CPU
-        torch.backends.cudnn.benchmark = bool(env_cfg.get('cudnn_benchmark', False))
-        if env_cfg.get('winograd') is not None:
-            from detnb.models.layers.conv import set_winograd  # here: the engine does not import the models at import
-            set_winograd(env_cfg['winograd'])
-        self.backend = None
-        if self.launcher != 'none':
-            if is_distributed(): self.backend = torch_dist.get_backend()
-            else: self.backend = init_dist(self.launcher, (env_cfg.get('dist_cfg') or {}).get('backend'))
+        "Multiprocessing start method, OpenCV threads, cuDNN benchmark, Winograd, the process group (`backend`)."
+        self.backend = setup_process_env(env_cfg, self.launcher)
 
     def set_randomness(self, seed: int | None = None, diff_rank_seed: bool = False,
                        deterministic: bool = False) -> None:
         "Seed Python, NumPy and torch; `seed=None` draws one (shared by all processes)."
-        if seed is None: seed = sync_random_seed()
-        self.randomness = dict(seed=int(seed), diff_rank_seed=diff_rank_seed, deterministic=deterministic)
-        self.seed = int(seed)  # what samplers and dataloaders use: the same on every process
-        local = self.seed + self.rank if diff_rank_seed else self.seed
-        random.seed(local); np.random.seed(local % 2**32); torch.manual_seed(local)
-        if deterministic:
-            os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
-            torch.use_deterministic_algorithms(True)
-            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        self.randomness = seed_generators(seed, diff_rank_seed, deterministic, self.rank)
+        self.seed = self.randomness['seed']  # what samplers and dataloaders use: the same on every process
 
     def _log_start(self, default_scope: str | None) -> None:
         "Log the environment, the distributed setup, the seed and the config to the log file; say where it is."
-        run = (f'    distributed: {self.world_size} processes, backend {self.backend}' if self.world_size > 1
-               else '    distributed: no')
-        seeds = (f'    seed: {self.randomness["seed"]}, deterministic: {self.randomness["deterministic"]}, '
-                 f'diff_rank_seed: {self.randomness["diff_rank_seed"]}')
-        self.logger.info('\n' + '-' * 60 + '\nSystem environment:\n' + format_env(collect_env())
-                         + f'\n\nRuntime environment:\n{run}\n{seeds}\n    work_dir: {self.work_dir}\n' + '-' * 60,
-                         extra=FILE_ONLY)
+        self.logger.info('\n' + '-' * 60 + '\nSystem environment:\n' + format_env(collect_env()) + '\n\n'
+                         + runtime_summary(self.world_size, self.backend, self.randomness, self.work_dir)
+                         + '\n' + '-' * 60, extra=FILE_ONLY)
         if default_scope not in (None, 'detnb'):
             self.logger.warning(f'default_scope={default_scope!r}: detnb has one registry scope; '
                                 'types are looked up in detnb')
@@ -275,25 +419,11 @@ class Runner:
 
     def register_hook(self, hook: Hook | Mapping, priority: int | str | None = None) -> Hook:
         "Add a hook (or its config) in priority order, after the hooks of the same priority."
-        if isinstance(hook, Mapping):
-            cfg = dict(hook)
-            priority = cfg.pop('priority', priority)
-            hook = HOOKS.build(cfg)
-        if not all(callable(getattr(hook, stage, None)) for stage in STAGES):
-            raise TypeError(f'a hook must be a Hook (or its config), got {type(hook).__name__}')
-        hook.priority = get_priority(priority if priority is not None else hook.priority)
-        position = sum(1 for h in self.hooks if h.priority <= hook.priority)
-        self.hooks.insert(position, hook)
-        return hook
+        return insert_hook(self.hooks, hook, priority)
 
     def register_hooks(self, default_hooks: Mapping | None = None, custom_hooks: Sequence | None = None) -> None:
         "Register DEFAULT_HOOKS updated by `default_hooks` (None removes one), then `custom_hooks`."
-        hooks = copy.deepcopy(DEFAULT_HOOKS)
-        for name, cfg in (default_hooks or {}).items():
-            if cfg is None: hooks.pop(name, None)
-            else: hooks[name] = cfg
-        for cfg in hooks.values(): self.register_hook(cfg)
-        for cfg in custom_hooks or []: self.register_hook(cfg)
+        for cfg in hook_configs(default_hooks, custom_hooks): self.register_hook(cfg)
 
     def call_hook(self, fn_name: str, **kwargs) -> None:
         "Call `fn_name` of every hook, in priority order."
@@ -307,10 +437,7 @@ class Runner:
         if cfg is None or dataloader is None: return None
         if isinstance(cfg, BaseLoop): loop = cfg
         else:
-            cfg = dict(cfg)
-            if 'type' not in cfg:
-                cfg['type'] = {'train': 'EpochBasedTrainLoop' if cfg.pop('by_epoch', True) else 'IterBasedTrainLoop',
-                               'val': 'ValLoop', 'test': 'TestLoop'}[mode]
+            cfg = loop_config(mode, cfg)
             extra = dict(evaluator=self._evaluators[mode]) if mode in ('val', 'test') else {}
             if mode == 'train': dataloader = self.build_dataloader(dataloader, 'train_dataloader')
             loop = LOOPS.build(cfg, runner=self, dataloader=dataloader, **extra)
@@ -385,14 +512,9 @@ class Runner:
         "Scale the learning rate when asked, then build the optimizer wrapper and the parameter schedulers."
         if self._optimization_built: return
         if isinstance(self.optim_wrapper, Mapping):
-            cfg = copy.deepcopy(dict(self.optim_wrapper))
-            batch_size = batch_size_of(self.train_dataloader)
-            ratio = auto_scale_lr(dict(auto_scale_lr=self._auto_scale_lr, optim_wrapper=cfg), self.world_size,
-                                  batch_size)
-            if ratio is not None:
-                self.logger.info(f'auto_scale_lr: {self.world_size} processes x {batch_size} images over '
-                                 f'base_batch_size {self._auto_scale_lr["base_batch_size"]}: '
-                                 f'lr x {ratio:g} = {cfg["optimizer"]["lr"]:g}')
+            cfg, line = scale_lr(self.optim_wrapper, self._auto_scale_lr, self.world_size,
+                                 batch_size_of(self.train_dataloader))
+            if line is not None: self.logger.info(line)
             self.optim_wrapper = build_optim_wrapper(self.model, cfg)
         loop = self.train_loop
         self.param_schedulers = build_param_schedulers(
@@ -422,23 +544,19 @@ class Runner:
                 'experiment_name': self.experiment_name, 'detnb_version': detnb.__version__,
                 'time': time.strftime('%Y%m%d_%H%M%S'), 'cfg': self.cfg.pretty_text if self.cfg else '',
                 'dataset_meta': self._dataset_meta()}
-        checkpoint = dict(meta=meta, state_dict=weights_to_cpu(unwrap_model(self.model).state_dict()),
-                          rng_state=rng_states)
-        if save_optimizer and self._optimization_built: checkpoint['optimizer'] = self.optim_wrapper.state_dict()
-        if save_param_scheduler and self._optimization_built:
-            checkpoint['param_schedulers'] = [s.state_dict() for s in self.param_schedulers]
+        built = self._optimization_built
+        checkpoint = assemble_checkpoint(self.model, meta, rng_states,
+                                         self.optim_wrapper if save_optimizer and built else None,
+                                         self.param_schedulers if save_param_scheduler and built else None)
         self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
-        bad = [f'{key}.{name}' for key in ('state_dict', 'ema_state_dict')
-               for name in nonfinite_tensors(checkpoint.get(key, {}))]
-        if bad:
-            raise FloatingPointError(f'{Path(out_dir) / filename} is not saved: {len(bad)} weight tensors hold NaN or '
-                                     f'infinite values ({", ".join(bad[:5])}): training diverged (a lower learning '
-                                     'rate, a warm-up or gradient clipping may help)')
+        check_finite_weights(checkpoint, Path(out_dir) / filename)
         return atomic_save(checkpoint, Path(out_dir) / filename)
 
     def load_checkpoint(self, filename: str | os.PathLike, strict: bool = False) -> dict:
         "Load the weights of `filename` into the model (fine-tuning, testing); returns the checkpoint."
-        checkpoint = _as_checkpoint(load_checkpoint_file(filename, logger=self.logger), str(filename))
+        # a file, URL, zoo name or mmdet:// / open-mmlab:// / torchvision:// address (downloaded into the cache)
+        checkpoint = _as_checkpoint(load_checkpoint_file(resolve_checkpoint(filename), logger=self.logger),
+                                    str(filename))
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         problems = describe_load(load_model_state(unwrap_model(self.model), checkpoint['state_dict'], strict))
         if problems: self.logger.warning(f'loading {filename}:\n{problems}')
@@ -447,34 +565,18 @@ class Runner:
 
     def resume(self, filename: str | os.PathLike, checkpoint: Mapping | None = None) -> None:
         "Restore model, optimizer, schedulers, progress and random states from `filename` (the loop must exist)."
-        checkpoint = dict(checkpoint if checkpoint is not None else load_checkpoint_file(filename, logger=self.logger))
-        if 'ema_state_dict' in checkpoint and not any(isinstance(h, EMAHook) for h in self.hooks):
-            raise ValueError(f'{filename} was saved by a run with EMAHook, whose state_dict holds the averaged '
-                             'weights, not the trained ones: resume with the same EMAHook in custom_hooks, or start '
-                             'a new run from the averaged weights with load_from (without resume)')
+        checkpoint = dict(checkpoint if checkpoint is not None
+                          else load_checkpoint_file(resolve_checkpoint(filename), logger=self.logger))
+        check_ema_resumable(checkpoint, self.hooks, filename)
         self.resumed_from = str(filename)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        report = load_model_state(unwrap_model(self.model), checkpoint['state_dict'], strict=True)
-        if report['nonfinite_tensors']: self.logger.warning(f'resuming from {filename}: {describe_load(report)}')
-        meta = checkpoint.get('meta') or {}
-        for key in ('epoch', 'iter'):
-            if key not in meta:
-                raise KeyError(f'{filename} has no meta[{key!r}]: it is not a training checkpoint (use load_from)')
-        if 'optimizer' in checkpoint: self.optim_wrapper.load_state_dict(checkpoint['optimizer'])
-        else: self.logger.warning(f'{filename} has no optimizer state (save_optimizer=False): '
-                                  'the optimizer starts afresh')
-        states = checkpoint.get('param_schedulers')
-        if states is None: self.logger.warning(f'{filename} has no scheduler state: the schedules start afresh')
-        elif len(states) != len(self.param_schedulers):
-            raise ValueError(f'{filename} holds {len(states)} scheduler states, '
-                             f'the config has {len(self.param_schedulers)} schedulers')
-        else:
-            for scheduler, state in zip(self.param_schedulers, states): scheduler.load_state_dict(state)
+        meta = restore_training_state(checkpoint, self.model, self.optim_wrapper, self.param_schedulers, filename,
+                                      self.logger)
         rng = checkpoint.get('rng_state')
         if rng is not None and len(rng) != self.world_size:
             self.logger.warning(f'{filename} was written by {len(rng)} processes, this run has {self.world_size}: '
                                 'every process resumes with the random state of rank 0')
-        mine = None if rng is None else rng[self.rank] if len(rng) == self.world_size else rng[0]
+        mine = rng_state_of(rng, self.rank, self.world_size)
         saved_meta, meta_now = meta.get('dataset_meta'), self._dataset_meta()
         if saved_meta is not None and meta_now is not None and saved_meta.get('classes') != meta_now.get('classes'):
             self.logger.warning(f'{filename} was trained on classes {saved_meta.get("classes")}, '
@@ -506,24 +608,11 @@ class Runner:
         name = Path(self.cfg.filename).name if self.cfg.filename else f'{self.experiment_name}.py'
         atomic_write_text(self.work_dir / name, self.cfg.pretty_text)
 
-    @contextlib.contextmanager
-    def _hold_work_dir(self):
-        "Hold the work folder's lock (rank 0) during the `with` block; every process raises when another run holds it."
-        lock, refusal = WorkDirLock(self.work_dir, self.logger), None
-        if is_main_process():
-            try: lock.acquire()
-            except RuntimeError as e: refusal = str(e)
-        refusal = broadcast_object(refusal)
-        if refusal is not None: raise RuntimeError(refusal)
-        try: yield
-        finally:
-            if is_main_process(): lock.release()
-
     def train(self) -> nn.Module:
         "Train as the config says (resuming when asked), holding the work folder; returns the model."
         if not self._has_train:
             raise RuntimeError('train() needs train_dataloader, train_cfg and optim_wrapper in the config')
-        with self._hold_work_dir():
+        with hold_work_dir(self.work_dir, self.logger):
             resume_path, checkpoint = self._checkpoint_to_resume()
             if checkpoint is not None:
                 seed = (checkpoint.get('meta') or {}).get('seed')
