@@ -7,7 +7,6 @@ Docs: https://detnb.github.io/detnb/models/task_modules/hungarian_assigner.html.
 # %% ../../../nbs/models/task_modules/05_hungarian_assigner.ipynb #029414f0
 from __future__ import annotations
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 from ...boxes import bbox_xyxy_to_cxcywh
 from ...ops import bbox_overlaps
@@ -90,6 +89,7 @@ class HungarianAssigner:
         gt_inds = torch.zeros(num_preds, dtype=torch.long, device=device)
         labels = torch.full((num_preds,), -1, dtype=torch.long, device=device)
         if num_gts and num_preds:
+            from scipy.optimize import linear_sum_assignment  # imported here: scipy costs 30 MB at import
             cost = sum(match_cost(pred_instances, gt_instances, img_meta) for match_cost in self.match_costs)
             rows, cols = linear_sum_assignment(cost.detach().cpu().numpy())
             rows, cols = torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)
