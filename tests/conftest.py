@@ -4,6 +4,7 @@
 marked `#| slow` / `#| gpu` and tests marked `@pytest.mark.slow` / `@pytest.mark.gpu`.
 """
 from pathlib import Path
+import functools, http.server, threading
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,3 +32,17 @@ def shared_data() -> Path:
     "The development data folder `../shared/data`; skips the test where it is absent."
     if not DATA.is_dir(): pytest.skip(f'development data not found at {DATA}')
     return DATA
+
+
+@pytest.fixture
+def server(tmp_path):
+    "A file server on 127.0.0.1 over `tmp_path/served`: yields (folder, base URL)."
+    folder = tmp_path / 'served'
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield folder, f'http://127.0.0.1:{httpd.server_address[1]}'
+    httpd.shutdown()
+    httpd.server_close()

@@ -3,7 +3,7 @@ parsers, a local HTTP server on 127.0.0.1 standing in for download.openmmlab.com
 files placed in the cache by hand, and an MMDetection-style checkpoint whose meta holds an object of a class
 defined here, which must be reported and never run."""
 from __future__ import annotations
-import argparse, functools, hashlib, http.server, shutil, socket, threading, warnings
+import argparse, hashlib, shutil, socket, warnings
 from pathlib import Path
 import pytest
 import torch
@@ -18,20 +18,6 @@ def home(tmp_path, monkeypatch) -> Path:
     "An empty detnb cache, where `$DETNB_HOME` points."
     monkeypatch.setenv(DETNB_HOME, str(tmp_path / 'home'))
     return tmp_path / 'home'
-
-
-@pytest.fixture
-def server(tmp_path):
-    "A file server on 127.0.0.1 over `tmp_path/served`: yields (folder, base URL)."
-    folder = tmp_path / 'served'
-    folder.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield folder, f'http://127.0.0.1:{httpd.server_address[1]}'
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def closed_port_url(name: str) -> str:

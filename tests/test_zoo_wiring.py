@@ -2,7 +2,7 @@
 a temporary `$DETNB_HOME` cache, or served on 127.0.0.1), checkpoint addresses in `init_detector` and in
 `init_cfg`, strict loading and its `strict=False` form, and MMDetection's own config files read as written."""
 from __future__ import annotations
-import functools, hashlib, http.server, shutil, socket, sys, threading, warnings
+import hashlib, shutil, socket, sys, warnings
 from pathlib import Path
 import pytest
 import torch
@@ -63,20 +63,6 @@ def test_zoo_name_loads_its_weights_from_the_cache(home, smallest, published):
     assert model.cfg.filename.endswith(smallest.config.removeprefix('detnb::'))
     by_address = init_detector(smallest.config, f'mmdet://{smallest.name}')  # the same file, by address
     assert same_state(by_address, state)
-
-
-@pytest.fixture
-def server(tmp_path):
-    "A file server on 127.0.0.1 over `tmp_path/served`: yields (folder, base URL)."
-    folder = tmp_path / 'served'
-    folder.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield folder, f'http://127.0.0.1:{httpd.server_address[1]}'
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def zoo_with_url(monkeypatch, name: str, url: str) -> None:
