@@ -133,10 +133,7 @@ def quiet_console(logger: logging.Logger, console: TextIO, level: int = logging.
         if type(handler) is logging.StreamHandler: handler.setStream(console); handler.setLevel(level)
 
 def progress_bar(total: int, desc: str, file: TextIO):
-    "A bar over `total` steps with the time left: tqdm's when tqdm is installed, else `ProgressBar` after `desc`."
-    if importlib.util.find_spec('tqdm') is not None:
-        from tqdm import tqdm
-        return tqdm(total=total, desc=desc, file=file, unit='batch')
+    "`desc` on a line of its own, then a `ProgressBar` over `total` steps with the time left."
     print(desc, file=file, flush=True)
     return ProgressBar(total, file=file)
 

@@ -28,7 +28,7 @@ class ConsoleFilter(logging.Filter):
     "Keeps the records logged with `extra=FILE_ONLY` off the console, and clears the console's progress bar first."
     def __init__(self):
         super().__init__()
-        self.bar = None  # the progress bar drawn on the console (tqdm's or a `ProgressBar`), or None
+        self.bar = None  # the `ProgressBar` drawn on the console, or None
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, 'file_only', False): return False
@@ -283,8 +283,5 @@ class ProgressBar:
         self._drawn = 0
 
 def progress_bar(total: int, desc: str, file: TextIO | None = None):
-    "A bar over `total` steps with the time left: tqdm's when tqdm is installed, else a `ProgressBar`."
-    if importlib.util.find_spec('tqdm') is not None:
-        from tqdm import tqdm
-        return tqdm(total=total, desc=desc, file=file, dynamic_ncols=True)
+    "A `ProgressBar` over `total` steps with the time left (detnb's own: the same lines wherever it runs)."
     return ProgressBar(total, file=file, desc=desc)
