@@ -1,0 +1,51 @@
+"""Run notebooks and save their outputs: `python docs/save_outputs.py nbs/a.ipynb [nbs/b.ipynb ...]`.
+
+The documentation site renders the notebooks as saved, so every figure a notebook draws must be in the file. This
+runs each notebook top to bottom in a fresh kernel (from the repository root, as the tests do) and writes the new
+outputs into it. Cells flagged with one of nbdev's test flags (`#| slow`, `#| gpu`, `#| notest`) and `#| eval:
+false` cells are not run: they keep the outputs of their last real run. Afterwards run `nbdev-clean --fname` on the
+notebooks, which keeps the outputs.
+"""
+from __future__ import annotations
+import argparse, copy, re, sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+SKIPPED = re.compile(r'^#\|\s*(?:(?:slow|gpu|notest)\b|eval:\s*false\b)', re.M)
+
+
+def skipped(cell: dict) -> bool:
+    "Whether a code cell keeps its saved outputs instead of running."
+    return cell['cell_type'] == 'code' and bool(SKIPPED.search(cell['source']))
+
+
+def save_outputs(path: Path, timeout: int = 600) -> int:
+    "Run the notebook at `path` (skipping flagged cells) and write its outputs into it; returns the cells run."
+    nb = nbformat.read(path, as_version=4)
+    runnable = copy.deepcopy(nb)
+    for cell in runnable.cells:
+        if skipped(cell): cell.source = 'pass'
+    NotebookClient(runnable, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(ROOT)}}).execute()
+    ran = 0
+    for cell, done in zip(nb.cells, runnable.cells):
+        if cell.cell_type != 'code' or skipped(cell): continue
+        cell.outputs, cell.execution_count, ran = done.outputs, done.execution_count, ran + 1
+    nbformat.write(nb, path)
+    return ran
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('notebooks', nargs='+', type=Path, help='notebooks to run and save')
+    ap.add_argument('--timeout', type=int, default=600, help='seconds allowed per cell')
+    args = ap.parse_args(argv)
+    for path in args.notebooks:
+        print(f'{path}: {save_outputs(path.resolve(), args.timeout)} cells run, outputs saved', flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
