@@ -15,6 +15,7 @@ Modules:
 - `detnb.models.dense_heads.rpn_head`: The Region Proposal Network: objectness and box deltas for every anchor from one shared convolution, and the few hundred proposals per image that the second stage of a two-stage detector classifies.
 - `detnb.models.detectors.two_stage`: Backbone, neck, a region proposal network and a RoI head: Faster R-CNN and the RPN alone, in their three modes, with torchvision's Faster R-CNN converted and checked detection for detection.
 - `detnb.models.layers.conv`: Convolution, normalization and activation layers built from config dicts, and the conv-norm-act block that necks and heads are made of.
+- `detnb.models.layers.transformer`: Positional encodings, the feed-forward network, multi-head attention, and the encoders and decoders of DETR and Deformable DETR, with MMDetection's names and checkpoint keys.
 - `detnb.models.losses.cross_entropy_loss`: Softmax cross-entropy over classes, per-class sigmoid (binary) cross-entropy, and the per-roi mask cross-entropy, with the five-step loss semantics of `00_utils`.
 - `detnb.models.losses.focal_loss`: The classification loss of one-stage detectors: a per-class sigmoid cross-entropy that fades on the examples already classified well (Lin et al., *Focal Loss for Dense Object Detection*, ICCV 2017).
 - `detnb.models.losses.gfocal_loss`: The two losses of GFL (Li et al., NeurIPS 2020): quality focal loss trains the class score to be the IoU of the predicted box, distribution focal loss trains each box side as a distribution over distances.
@@ -29,6 +30,7 @@ Modules:
 - `detnb.ops`: Box overlaps, NMS, soft-NMS and the fused focal loss as CUDA C kernels in `ops/*.cu`, compiled at run time by CuPy on a GPU; torch and torchvision everywhere else.
 - `detnb.testing.cuda_emulation`: The unchanged `ops/*.cu` text compiled by g++ for the CPU through a shim header, launched from Python with ctypes, and checked against the torch references, under ThreadSanitizer and AddressSanitizer too.
 - `detnb.testing.toys`: One toy dataset, model and metric, and their config, for the tests of the engine (runner, loops, hooks, checkpoints, resuming, distributed runs), shipped in the package as `numpy.testing` ships its helpers.
+- `detnb.tools.benchmark`: `benchmark`: images per second of a config's detector on this machine, through its test dataloader; and `fuse_conv_bn`, which folds batch norms into the convolutions before them.
 - `detnb.utils`: Small helpers that any part of detnb may use: `format_table` draws a plain-text table, `print_log` sends a message to the screen, a logger or nowhere."""
 
 __version__ = "0.2.0"
