@@ -199,31 +199,134 @@ def part_of(rel: Path) -> str:
     return folder
 
 
-def toctrees(pages: dict[str, Path]) -> str:
-    "One captioned table of contents per part, in the order of `PARTS`."
+def toctrees(pages: dict[str, Path], guide: list[str]) -> str:
+    "The guide's table of contents, then one captioned table of contents per part, in the order of `PARTS`."
     groups: dict[str, list[str]] = {}
     for page, rel in sorted(pages.items(), key=lambda kv: kv[1].as_posix()):
         if page != 'index': groups.setdefault(part_of(rel), []).append(page)
     captions = dict(PARTS)
     order = [p for p, _ in PARTS if p in groups] + sorted(set(groups) - set(captions))
-    return '\n'.join(f'```{{toctree}}\n:maxdepth: 1\n:caption: {captions.get(part, part)}\n\n'
-                     + '\n'.join(groups[part]) + '\n```\n' for part in order)
+    tocs = [('Guide', guide)] + [(captions.get(part, part), groups[part]) for part in order]
+    return '\n'.join(f'```{{toctree}}\n:maxdepth: 1\n:caption: {caption}\n\n' + '\n'.join(names) + '\n```\n'
+                     for caption, names in tocs)
 
 
-def plain_pages(rels: list[Path]) -> list[str]:
-    "Write the plain notebooks into `SRC`, with the tables of contents on the index page; the page names."
+def plain_pages(rels: list[Path], guide: list[str]) -> dict[str, set[str]]:
+    "Write the plain notebooks into `SRC`, with the tables of contents on the index page; each page's anchors."
     pages, notebooks = {}, {}
     for rel in rels:
         page, nb = plain_notebook(PROC / rel)
         if page in pages: raise SystemExit(f'{rel} and {pages[page]} both make the page {page}.html')
         pages[page], notebooks[page] = rel, nb
-    notebooks['index']['cells'].append(dict(cell_type='markdown', id='toctree', metadata={}, source=toctrees(pages)))
+    toc = toctrees(pages, guide)
+    notebooks['index']['cells'].append(dict(cell_type='markdown', id='toctree', metadata={}, source=toc))
     anchors = {page: show_doc_anchors(nb) for page, nb in notebooks.items()}
     for page, nb in notebooks.items():
         write_if_changed(SRC / f'{page}.ipynb', relative_links(json.dumps(nb, indent=1), page + '.html', anchors))
     for stale in set(p.relative_to(SRC).with_suffix('').as_posix() for p in SRC.rglob('*.ipynb')) - set(pages):
         (SRC / f'{stale}.ipynb').unlink()
-    return list(pages)
+    return anchors
+
+
+# 3b. The guide: hand-written pages, the changelog and the model zoo
+
+GUIDE = ['getting_started', 'user_guide', 'model_zoo', 'mmdetection', 'changelog']  # `guide/` pages, in order
+
+
+def registered_types() -> dict[str, type]:
+    "Every registered `type` name of detnb's registries and its class (each registry's modules imported)."
+    import detnb.registry as registry
+    types = {}
+    for reg in (r for r in vars(registry).values() if isinstance(r, registry.Registry)):
+        reg._import_locations()
+        types.update((name, cls) for name, cls in reg._module_dict.items() if isinstance(cls, type))
+    return types
+
+
+def type_pages(anchors: dict[str, set[str]]) -> dict[str, str]:
+    "Each registered `type` name and the page (with the anchor of its `show_doc`, if it has one) documenting it."
+    from detnb._modidx import d
+    pages = {}
+    for name, cls in registered_types().items():
+        entry = d['syms'].get(cls.__module__, {}).get(f'{cls.__module__}.{cls.__qualname__}')
+        if not entry or not cls.__module__.startswith('detnb.'): continue
+        page, _, anchor = entry[0].partition('#')
+        if page.removesuffix('.html') in anchors:
+            pages[name] = page + (f'#{anchor}' if anchor in anchors[page.removesuffix('.html')] else '')
+    return pages
+
+
+def model_zoo_page(links: dict[str, str]) -> str:
+    "The model zoo page: the shipped configs by folder with their detector, then the published checkpoints."
+    from detnb.cli import shipped_configs
+    from detnb.config import Config
+    from detnb.apis.model_zoo import model_zoo
+    rows = []
+    for name in shipped_configs():
+        model = Config.fromfile(name).get('model') or {}
+        kind = model.get('type', '')
+        parts = [kind] + [model[k].get('type', '') for k in ('backbone', 'neck', 'bbox_head', 'rpn_head', 'roi_head')
+                          if isinstance(model.get(k), dict)]
+        cells = [f'[{t}](../{links[t]})' if t in links else f'`{t}`' for t in parts if t]
+        rows.append(f'| `{name}` | {" · ".join(cells)} |')
+    zoo = [f'| `{e.name}` | {e.box_ap if e.box_ap is not None else "-"} | '
+           f'{f"{e.parameters / 1e6:.1f} M" if e.parameters else "-"} | {"yes" if e.verified else "no"} |'
+           for e in model_zoo().values()]
+    return '\n'.join([
+        '# Model zoo', '',
+        'The configs shipped inside the package (`detnb list-configs`), each usable by its `detnb::` name in '
+        '`detnb train`, `detnb test`, `init_detector` and a `_base_`, with the components it builds (each links to '
+        'the notebook that explains it). Configs named after MMDetection\'s have its values and load its '
+        'checkpoints.', '', '| config | model |', '|---|---|', *rows, '',
+        '## Pretrained checkpoints', '',
+        '`detnb list-models` lists them and `init_detector(name)` or `detnb infer IMAGE NAME` downloads one into '
+        "detnb's cache (checksummed). COCO val2017 box AP as published; *verified*: a test in detnb loads these very "
+        'weights and reproduces the published detections.', '',
+        '| model | box AP | parameters | verified |', '|---|---|---|---|', *zoo, ''])
+
+
+def guide_pages(links: dict[str, str]) -> list[str]:
+    "Write the guide's pages into `SRC/guide`; their page names."
+    texts = {name: (DOCS / 'guide' / f'{name}.md').read_text() for name in GUIDE
+             if (DOCS / 'guide' / f'{name}.md').exists()}
+    texts['changelog'] = (ROOT / 'CHANGELOG.md').read_text()
+    texts['model_zoo'] = model_zoo_page(links)
+    for name, text in texts.items(): write_if_changed(SRC / 'guide' / f'{name}.md', text)
+    return [f'guide/{name}' for name in GUIDE]
+
+
+# 4b. After Sphinx: config `type` names in code link to their pages; the version switcher's list
+
+TYPE_IN_CODE = re.compile(r'(<span class="n[bx]?">type</span><span class="o">=</span>)'
+                          r'(<span class="s[12]">(?:&#39;|\'|&quot;)(\w+)(?:&#39;|\'|&quot;)</span>)')
+
+
+def link_config_types(links: dict[str, str], site: Path = HTML) -> int:
+    "Wrap each `type='Name'` of the site's highlighted code in a link to Name's page; how many links."
+    count = 0
+    def link(m: re.Match, page: str) -> str:
+        nonlocal count
+        if m[3] not in links: return m[0]
+        count += 1
+        href = posixpath.relpath(links[m[3]].partition('#')[0], posixpath.dirname(page) or '.')
+        anchor = links[m[3]].partition('#')[2]
+        return f'{m[1]}<a class="config-type" href="{href}{"#" + anchor if anchor else ""}">{m[2]}</a>'
+    for path in site.rglob('*.html'):
+        page = path.relative_to(site).as_posix()
+        text = path.read_text()
+        new = TYPE_IN_CODE.sub(lambda m: link(m, page), text)
+        if new != text: path.write_text(new)
+    return count
+
+
+def write_versions(site: Path = HTML) -> list[dict]:
+    "The version switcher's list (`docs/versions.json`, with this build's version first if it is missing)."
+    import detnb
+    versions = json.loads((DOCS / 'versions.json').read_text())
+    if not any(v['version'] == detnb.__version__ for v in versions):
+        versions.insert(0, dict(version=detnb.__version__, url=SITE))
+    (site / 'versions.json').write_text(json.dumps(versions, indent=1))
+    return versions
 
 
 # 4. Sphinx, then the links
@@ -272,13 +375,17 @@ def main(argv: list[str] | None = None) -> int:
     rels = notebooks_for_docs()
     n = process_notebooks(rels, args.force)
     t1 = time.time()
-    pages = plain_pages(rels)
+    anchors = plain_pages(rels, [f'guide/{name}' for name in GUIDE])
+    links = type_pages(anchors)
+    guide = guide_pages(links)
     sphinx = [sys.executable, '-m', 'sphinx', '-q', '-W', '--keep-going', '-b', 'html', '-c', str(DOCS)]
     res = subprocess.run(sphinx + [str(SRC), str(HTML)])
     if res.returncode: return res.returncode
+    linked, versions = link_config_types(links), write_versions()
     dead = dead_links()
     for d in dead: print('dead link:', d, file=sys.stderr)
-    print(f'docs: {len(pages)} pages ({n} processed by nbdev in {t1 - t0:.0f} s), Sphinx {time.time() - t1:.0f} s '
+    print(f'docs: {len(anchors) + len(guide)} pages ({n} processed by nbdev in {t1 - t0:.0f} s), Sphinx '
+          f'{time.time() - t1:.0f} s, {linked} config types linked, {len(versions)} versions '
           f'-> {HTML.relative_to(ROOT)}/index.html')
     return 1 if dead else 0
 

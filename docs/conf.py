@@ -20,3 +20,6 @@ html_favicon = 'favicon.svg'
 suppress_warnings = ['mystnb.unknown_mime_type', 'misc.highlighting_failure', 'myst.header']
 myst_all_links_external = True  # nbdev's cross-links are plain `page.html#anchor` hrefs
 myst_heading_anchors = 3
+html_static_path = ['_static']
+html_js_files = ['version_switcher.js']  # the versions of docs/versions.json, as the build writes them
+html_css_files = ['detnb.css']

@@ -176,3 +176,38 @@ def test_browser_search_finds_fcoshead(served, browser):
     WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, 'ul.search li a'))
     hrefs = [a.get_attribute('href') for a in browser.find_elements(By.CSS_SELECTOR, 'ul.search li a')]
     assert any('models/dense_heads/fcos_head.html' in h for h in hrefs), hrefs
+
+
+def test_guide_pages(site):
+    "The guide (getting started, user guide, model zoo, MMDetection, changelog) comes first in the site's contents."
+    index = (site / 'index.html').read_text()
+    guide = ['getting_started', 'user_guide', 'model_zoo', 'mmdetection', 'changelog']
+    positions = [index.find(f'href="guide/{name}.html"') for name in guide]
+    assert -1 not in positions and positions == sorted(positions), positions
+    assert positions[-1] < index.find('href="config.html"')
+    zoo = (site / 'guide' / 'model_zoo.html').read_text()
+    from detnb.cli import shipped_configs
+    assert all(name in zoo for name in shipped_configs())
+    assert 'href="../models/dense_heads/fcos_head.html#fcoshead"' in zoo
+
+
+def test_config_types_link_to_their_pages(site):
+    "A `type='Name'` in a page's code links to the page that documents Name."
+    text = (site / 'evaluation' / 'voc.html').read_text()
+    assert re.search(r'<a class="config-type" href="voc.html#vocmetric"><span class="s1">(&#39;|\')VOCMetric', text)
+
+
+def test_browser_version_switcher(site, served, browser):
+    "The version switcher lists the versions of docs/versions.json, this build's selected; it opens the choice."
+    import detnb
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    browser.get(served + 'models/dense_heads/fcos_head.html')
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, 'select.version-switcher option'))
+    options = browser.execute_script("return Array.from(document.querySelectorAll('select.version-switcher option'))"
+                                     ".map(o => [o.text, new URL(o.value, document.baseURI).href, o.selected])")
+    listed = json.loads((site / 'versions.json').read_text())
+    assert [o[0] for o in options] == [v.get('name', v['version']) for v in listed]
+    selected = [o for o in options if o[2]]
+    assert len(selected) == 1 and selected[0][1] == served + 'index.html'
+    assert any(v['version'] == detnb.__version__ for v in listed)
