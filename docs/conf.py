@@ -23,3 +23,5 @@ myst_heading_anchors = 3
 html_static_path = ['_static']
 html_js_files = ['version_switcher.js']  # the versions of docs/versions.json, as the build writes them
 html_css_files = ['detnb.css']
+# saved notebooks keep no widget state: a page shows a widget's static picture (its image/jpeg), not an empty view
+nb_mime_priority_overrides = [('*', 'application/vnd.jupyter.widget-view+json', None)]

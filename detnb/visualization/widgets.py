@@ -6,7 +6,7 @@ Docs: https://detnb.github.io/detnb/visualization/widgets.html.md"""
 
 # %% ../../nbs/visualization/02_widgets.ipynb #38ecae4f
 from __future__ import annotations
-import contextlib, copy, io, os, random
+import base64, contextlib, copy, html, io, os, random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,9 @@ from ..structures import DetDataSample, InstanceData
 from .visualizer import DetLocalVisualizer, as_rgb_image, results_to_sample
 
 # %% auto #0
-__all__ = ['build_dataset', 'seeded', 'step_name', 'pipeline_steps', 'select_classes', 'draw_sample', 'caption', 'tile_images',
-           'DatasetBrowser', 'jpeg_bytes', 'pred_fields', 'coco_ground_truth', 'coco_detections', 'per_image_ap',
-           'gt_sample', 'pred_instances', 'PredictionBrowser']
+__all__ = ['build_dataset', 'seeded', 'step_name', 'pipeline_steps', 'select_classes', 'draw_gt', 'draw_sample', 'box_counts',
+           'caption', 'tile_images', 'BrowserView', 'DatasetBrowser', 'jpeg_bytes', 'pred_fields', 'coco_ground_truth',
+           'coco_detections', 'per_image_ap', 'gt_sample', 'pred_instances', 'PredictionBrowser']
 
 # %% ../../nbs/visualization/02_widgets.ipynb #e40a29f0
 def build_dataset(dataset: Any,  # a dataset, a dataset config dict, or a Config / path / detnb:: name
@@ -91,18 +91,29 @@ def select_classes(instances: InstanceData, labels: Sequence[int] | None) -> Ins
     )
     return instances[torch.from_numpy(keep)]
 
+def draw_gt(visualizer: DetLocalVisualizer, img: np.ndarray, gt: InstanceData, max_size: int = 512) -> np.ndarray:
+    "`img` with the ground-truth instances `gt` drawn, at most `max_size` pixels wide and high."
+    visualizer.add_datasample('browse', img, DetDataSample(gt_instances=gt), draw_pred=False)
+    return _fit(visualizer.get_image(), max_size)
+
 def draw_sample(visualizer: DetLocalVisualizer, results: Mapping, labels: Sequence[int] | None = None,
                 max_size: int = 512) -> np.ndarray:
     "The results' image with its ground truth (classes `labels` only) drawn, at most `max_size` pixels wide and high."
     img, sample = results_to_sample(results)
-    visualizer.add_datasample('browse', img, DetDataSample(gt_instances=select_classes(sample.gt_instances, labels)),
-                              draw_pred=False)
-    return _fit(visualizer.get_image(), max_size)
+    return draw_gt(visualizer, img, select_classes(sample.gt_instances, labels), max_size)
+
+def box_counts(labels: Any,  # the labels of the boxes drawn (tensor, array or list)
+               classes: Sequence[str]) -> str:
+    "How many boxes, and how many of each class, as words: '3 boxes (circle 2, star 1)'."
+    n = np.bincount(np.asarray(labels, dtype=np.int64).reshape(-1), minlength=len(classes))
+    per_class = ', '.join(f'{classes[k]} {n[k]}' for k in np.flatnonzero(n))
+    return f'{n.sum()} box{"" if n.sum() == 1 else "es"}' + (f' ({per_class})' if per_class else '')
 
 def caption(img: np.ndarray, text: str, height: int = 18) -> np.ndarray:
-    "`img` with a white band above it holding `text`."
+    "`img` with a white band above it holding `text` (in smaller type where it would not fit)."
     band = np.full((height, img.shape[1], 3), 255, np.uint8)
-    cv2.putText(band, text, (3, height - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    scale = 0.4 * min(1.0, (img.shape[1] - 6) / cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)[0][0])
+    cv2.putText(band, text, (3, height - 5), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([band, img], axis=0)
 
 def tile_images(images: Sequence[np.ndarray], titles: Sequence[str], columns: int = 3, tile: int = 256) -> np.ndarray:
@@ -115,6 +126,24 @@ def tile_images(images: Sequence[np.ndarray], titles: Sequence[str], columns: in
         for c, cell in enumerate(row):
             grid[r * (h + 4) : r * (h + 4) + cell.shape[0], c * (w + 4) : c * (w + 4) + cell.shape[1]] = cell
     return grid
+
+# %% ../../nbs/visualization/02_widgets.ipynb #ebb79565
+class BrowserView(widgets.VBox):
+    "A browser's controls, picture and status line; its display bundle also carries the picture for static pages."
+    def __init__(self, rows: Sequence[widgets.Widget],  # the controls, above the status line and the picture
+                 picture: widgets.Image, status: widgets.HTML,
+                 css_class: str):  # the browser's CSS class, e.g. 'detnb-dataset-browser'
+        super().__init__([*rows, status, picture])
+        self.picture, self.status = picture, status
+        picture.add_class('detnb-picture'); status.add_class('detnb-status'); self.add_class(css_class)
+        picture.layout.align_self = 'flex-start'  # its own size (max_size), not stretched to the page's width
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        "The widget view, with the current picture and status line for viewers without a widget front end."
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if self.picture.value: bundle[f'image/{self.picture.format}'] = base64.b64encode(self.picture.value).decode()
+        bundle['text/plain'] = html.unescape(self.status.value)
+        return bundle
 
 # %% ../../nbs/visualization/02_widgets.ipynb #2d17dbe9
 class DatasetBrowser:
@@ -160,34 +189,46 @@ class DatasetBrowser:
         "The results after each pipeline step for image `index` (see `pipeline_steps`)."
         return pipeline_steps(self.dataset, index, self.pipeline, self.seed)
 
-    def render(self, index: int = 0, classes: Sequence[str | int] | None = None) -> np.ndarray:
-        "Image `index` after the whole pipeline, with the ground truth of `classes` drawn (RGB)."
+    def sample_view(self, index: int = 0, classes: Sequence[str | int] | None = None) -> tuple[np.ndarray, str]:
+        "Image `index` after the whole pipeline with the ground truth of `classes` drawn (RGB), and what is drawn."
         final = self.steps(index)[-1][1]
         if final is None: raise ValueError(f'the pipeline drops image {index} (a transform returned None)')
-        return draw_sample(self.visualizer, final, self.labels_of(classes), self.max_size)
+        img, sample = results_to_sample(final)
+        gt = select_classes(sample.gt_instances, self.labels_of(classes))
+        return draw_gt(self.visualizer, img, gt, self.max_size), f'{box_counts(gt.labels, self.classes)} drawn'
 
-    def render_steps(self, index: int = 0, classes: Sequence[str | int] | None = None,
-                     columns: int = 3, tile: int = 256) -> np.ndarray:
-        "Image `index` after each pipeline step that has an image, side by side with the step names (RGB)."
-        labels = self.labels_of(classes)
+    def steps_view(self, index: int = 0, classes: Sequence[str | int] | None = None,
+                   columns: int = 3, tile: int = 256) -> tuple[np.ndarray, str]:
+        "Image `index` after each pipeline step that has an image, titled and tiled (RGB), and the panels' count."
+        labels, steps = self.labels_of(classes), self.steps(index)
         drawn, titles = [], []
-        for k, (name, results) in enumerate(self.steps(index), 1):
+        for k, (name, results) in enumerate(steps, 1):
             if results is None:
                 drawn.append(np.full((tile // 2, tile, 3), 255, np.uint8))
                 titles.append(f'{k}. {name}: dropped')
             elif 'img' in results or 'inputs' in results:
                 drawn.append(draw_sample(self.visualizer, results, labels, tile)); titles.append(f'{k}. {name}')
-        return tile_images(drawn, titles, columns, tile)
+        return tile_images(drawn, titles, columns, tile), f'{len(drawn)} panels for {len(steps)} pipeline steps'
 
-    def widget(self) -> widgets.VBox:
-        "The interactive browser: image slider, class filter, final sample / pipeline steps, and the picture."
+    def render(self, index: int = 0, classes: Sequence[str | int] | None = None) -> np.ndarray:
+        "Image `index` after the whole pipeline, with the ground truth of `classes` drawn (RGB)."
+        return self.sample_view(index, classes)[0]
+
+    def render_steps(self, index: int = 0, classes: Sequence[str | int] | None = None,
+                     columns: int = 3, tile: int = 256) -> np.ndarray:
+        "Image `index` after each pipeline step that has an image, side by side with the step names (RGB)."
+        return self.steps_view(index, classes, columns, tile)[0]
+
+    def widget(self) -> BrowserView:
+        "The interactive browser: image slider, class filter, final sample / pipeline steps, status line and picture."
         classes = widgets.SelectMultiple(options=list(self.classes), value=list(self.classes), description='classes',
                                          rows=min(6, max(len(self.classes), 1)))
         view = widgets.ToggleButtons(options=['sample', 'pipeline steps'], value='sample')
         slider = widgets.IntSlider(
             min=0, max=max(len(self) - 1, 0), value=0, description='image', continuous_update=False
         )
-        picture, info = widgets.Image(format='jpeg'), widgets.HTML()
+        picture, status = widgets.Image(format='jpeg'), widgets.HTML()
+        slider.add_class('detnb-image'); classes.add_class('detnb-classes'); view.add_class('detnb-view')
         state = dict(indices=self.indices())
 
         def selected():
@@ -195,12 +236,14 @@ class DatasetBrowser:
 
         def redraw(*_):
             if not state['indices']:
-                info.value, picture.value = '<i>no image has the selected classes</i>', b''
+                status.value, picture.value = 'no image has the selected classes', b''
                 return
             index = state['indices'][min(slider.value, len(state['indices']) - 1)]
-            img = self.render(index, selected()) if view.value == 'sample' else self.render_steps(index, selected())
+            img, drawn = self.sample_view(index, selected()) if view.value == 'sample' else \
+                self.steps_view(index, selected())
             picture.value = jpeg_bytes(img)
-            info.value = f'image {index}: {self.dataset.get_data_info(index)["img_path"]}'
+            status.value = html.escape(f'image {index} ({Path(self.dataset.get_data_info(index)["img_path"]).name}): '
+                                       f'{drawn}')
 
         def refilter(*_):
             state['indices'] = self.indices(selected())
@@ -209,7 +252,7 @@ class DatasetBrowser:
 
         slider.observe(redraw, 'value'); view.observe(redraw, 'value'); classes.observe(refilter, 'value')
         redraw()
-        return widgets.VBox([widgets.HBox([slider, view]), classes, info, picture])
+        return BrowserView([widgets.HBox([slider, view]), classes], picture, status, 'detnb-dataset-browser')
 
 def jpeg_bytes(img: np.ndarray, quality: int = 90) -> bytes:
     "An RGB image encoded as JPEG."
@@ -366,24 +409,34 @@ class PredictionBrowser:
         if sort_by != 'ap': raise ValueError(f"sort_by must be 'ap' or 'index', got {sort_by!r}")
         return np.argsort(np.where(np.isnan(self.ap), np.inf, self.ap), kind='stable')
 
-    def render(self, position: int = 0,  # position in the order (0: the worst image when sorted by AP)
-               score_thr: float = 0.3,
-               classes: Sequence[str | int] | None = None,  # class names or labels to show (None: all)
-               sort_by: str = 'ap') -> np.ndarray:
-        "Ground truth (left) and predictions above `score_thr` (right) of the image at `position`, captioned (RGB)."
+    def view(self, position: int = 0,  # position in the order (0: the worst image when sorted by AP)
+             score_thr: float = 0.3,
+             classes: Sequence[str | int] | None = None,  # class names or labels to show (None: all)
+             sort_by: str = 'ap') -> tuple[np.ndarray, str]:
+        "The picture `render` draws, and a status line: image, AP, ground-truth boxes and predictions drawn."
         index = int(self.order(sort_by)[position])
         labels = None if classes is None else [self.classes.index(c) if isinstance(c, str) else int(c) for c in classes]
         img, gt = gt_sample(self.dataset, index)
         pred = pred_instances(self.predictions[index], *img.shape[:2])
-        sample = DetDataSample(gt_instances=select_classes(gt, labels), pred_instances=select_classes(pred, labels))
-        self.visualizer.add_datasample('predictions', img, sample, pred_score_thr=score_thr)
+        gt, pred = select_classes(gt, labels), select_classes(pred, labels)
+        self.visualizer.add_datasample('predictions', img, DetDataSample(gt_instances=gt, pred_instances=pred),
+                                       pred_score_thr=score_thr)
         ap = 'no ground truth' if np.isnan(self.ap[index]) else f'AP {self.ap[index]:.3f}'
         name = Path(self.dataset.get_data_info(index)['img_path']).name
         drawn = _fit(self.visualizer.get_image(), 2 * self.max_size)
-        return caption(drawn, f'image {index} ({name}), {ap}: ground truth | predictions > {score_thr:.2f}')
+        picture = caption(drawn, f'image {index} ({name}), {ap}: ground truth | predictions > {score_thr:.2f}')
+        shown = pred.labels[pred.scores > score_thr]
+        status = (f'image {index} ({name}), {ap}: ground truth {box_counts(gt.labels, self.classes)}; '
+                  f'predictions > {score_thr:.2f}: {box_counts(shown, self.classes)} drawn')
+        return picture, status
 
-    def widget(self) -> widgets.VBox:
-        "The interactive browser: image slider, score threshold, class filter, sort order and the picture."
+    def render(self, position: int = 0, score_thr: float = 0.3, classes: Sequence[str | int] | None = None,
+               sort_by: str = 'ap') -> np.ndarray:
+        "Ground truth (left) and predictions above `score_thr` (right) of the image at `position`, captioned (RGB)."
+        return self.view(position, score_thr, classes, sort_by)[0]
+
+    def widget(self) -> BrowserView:
+        "The interactive browser: image slider, score threshold, class filter, sort order, status line and picture."
         slider = widgets.IntSlider(
             min=0, max=max(len(self) - 1, 0), value=0, description='image', continuous_update=False
         )
@@ -393,12 +446,16 @@ class PredictionBrowser:
         sort_by = widgets.Dropdown(
             options=[('AP, worst first', 'ap'), ('dataset order', 'index')], value='ap', description='sort'
         )
-        picture = widgets.Image(format='jpeg')
+        picture, status = widgets.Image(format='jpeg'), widgets.HTML()
+        for w, css in ((slider, 'image'), (score, 'score'), (classes, 'classes'), (sort_by, 'sort')):
+            w.add_class(f'detnb-{css}')
 
         def redraw(*_):
             chosen = None if len(classes.value) == len(self.classes) else list(classes.value)
-            picture.value = jpeg_bytes(self.render(slider.value, score.value, chosen, sort_by.value))
+            img, text = self.view(slider.value, score.value, chosen, sort_by.value)
+            picture.value, status.value = jpeg_bytes(img), html.escape(text)
 
         for w in (slider, score, classes, sort_by): w.observe(redraw, 'value')
         redraw()
-        return widgets.VBox([widgets.HBox([slider, score]), widgets.HBox([sort_by, classes]), picture])
+        return BrowserView([widgets.HBox([slider, score]), widgets.HBox([sort_by, classes])], picture, status,
+                           'detnb-prediction-browser')
