@@ -38,6 +38,7 @@ PARTS = [('', 'Core'), ('datasets', 'Datasets'), ('datasets/transforms', 'Transf
          ('models/necks', 'Models: necks'), ('models/task_modules', 'Models: task modules'),
          ('models/losses', 'Models: losses'), ('models/dense_heads', 'Models: dense heads'),
          ('models/roi_heads', 'Models: RoI heads'), ('models/detectors', 'Models: detectors'),
+         ('models/test_time_augs', 'Models: test-time augmentation'),
          ('engine', 'Engine'), ('evaluation', 'Evaluation'), ('visualization', 'Visualization'),
          ('apis', 'APIs'), ('tools', 'Analysis tools'), ('commands', 'Commands'),
          ('testing', 'Test tooling'), ('tutorials', 'Tutorials')]
@@ -265,6 +266,7 @@ def model_zoo_page(links: dict[str, str]) -> str:
     for name in shipped_configs():
         model = Config.fromfile(name).get('model') or {}
         kind = model.get('type', '')
+        if not kind: continue  # a partial config that others inherit (e.g. retinanet_tta.py)
         parts = [kind] + [model[k].get('type', '') for k in ('backbone', 'neck', 'bbox_head', 'rpn_head', 'roi_head')
                           if isinstance(model.get(k), dict)]
         cells = [f'[{t}](../{links[t]})' if t in links else f'`{t}`' for t in parts if t]

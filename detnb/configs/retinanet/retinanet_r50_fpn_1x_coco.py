@@ -4,5 +4,6 @@ _base_ = [
     '../_base_/datasets/coco_detection.py',
     '../_base_/schedules/schedule_1x.py',
     '../_base_/default_runtime.py',
+    './retinanet_tta.py',
 ]
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001))  # 16 images per batch

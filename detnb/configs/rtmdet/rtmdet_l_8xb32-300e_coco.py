@@ -1,10 +1,9 @@
 # RTMDet-l, 300 epochs on COCO (52.3 M parameters). The base of the other RTMDet sizes: CSPNeXt backbone,
 # CSPNeXtPAFPN neck, RTMDetSepBNHead with dynamic soft-label assignment; Mosaic and MixUp until epoch 280, then a
 # lighter pipeline (PipelineSwitchHook) for the last 20 epochs; AdamW, flat then cosine learning rate, EMA.
-# MMDetection's config also inherits ./rtmdet_tta.py (test-time augmentation), which detnb does not ship yet.
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_1x.py',
-    '../_base_/datasets/coco_detection.py'
+    '../_base_/datasets/coco_detection.py', './rtmdet_tta.py'
 ]
 model = dict(
     type='RTMDet',
