@@ -13,8 +13,8 @@ import detnb
 
 # %% auto #0
 __all__ = ['COMMANDS', 'USER_ERRORS', 'Command', 'load', 'add_print_config_arguments', 'print_config', 'shipped_configs',
-           'suggest_configs', 'check_config_path', 'add_list_configs_arguments', 'list_configs', 'build_parser',
-           'error_line', 'main']
+           'suggest_configs', 'looks_like_config_file', 'check_config_path', 'add_list_configs_arguments',
+           'list_configs', 'build_parser', 'error_line', 'main']
 
 # %% ../nbs/89_cli.ipynb #4d5751aa
 class Command(NamedTuple):
@@ -30,6 +30,9 @@ COMMANDS: dict[str, Command] = {
     'analyze-results': Command('detnb.tools.analyze_results:add_analyze_results_arguments',
                                'detnb.tools.analyze_results:run_analyze_results',
                                'rank the images of a results file by their own mAP; draw the best and the worst'),
+    'benchmark': Command('detnb.tools.benchmark:add_benchmark_arguments',
+                         'detnb.tools.benchmark:run_benchmark',
+                         "images per second of a config's detector on this machine, through its test dataloader"),
     'browse-dataset': Command('detnb.visualization.browse:add_browse_arguments',
                               'detnb.visualization.browse:run_browse',
                               'draw the samples of a dataset after its training pipeline, to a folder and/or the '
@@ -50,6 +53,10 @@ COMMANDS: dict[str, Command] = {
     'eval-metric': Command('detnb.tools.eval_metric:add_eval_metric_arguments',
                            'detnb.tools.eval_metric:run_eval_metric',
                            "evaluate a saved results file (a pickle or a COCO json) with the config's metric"),
+    'export': Command('detnb.apis.export:add_export_arguments',
+                      'detnb.apis.export:run_export',
+                      'write a one-stage detector (config + checkpoint) as a stand-alone ONNX file that onnxruntime '
+                      'runs'),
     'get-flops': Command('detnb.tools.get_flops:add_get_flops_arguments', 'detnb.tools.get_flops:run_get_flops',
                          "FLOPs and parameters of a config's model at an input shape, per module"),
     'infer': Command('detnb.apis.inference:add_infer_arguments', 'detnb.apis.inference:run_infer',
@@ -71,6 +78,9 @@ COMMANDS: dict[str, Command] = {
                           'its predictions'),
     'test': Command('detnb.test:add_test_arguments', 'detnb.test:run_test',
                     'evaluate a trained detector on the test set of a config'),
+    'test-robustness': Command('detnb.tools.robustness:add_test_robustness_arguments',
+                               'detnb.tools.robustness:run_test_robustness',
+                               'test a checkpoint under ImageNet-C image corruptions; report P, mPC and rPC'),
     'train': Command('detnb.train:add_train_arguments', 'detnb.train:run_train', 'train a detector from a config file'),
     'video': Command('detnb.apis.inference:add_video_arguments', 'detnb.apis.inference:run_video',
                      'detect objects in every frame of a video and write (or show) the drawn video'),
@@ -117,6 +127,10 @@ def suggest_configs(name: str, n: int = 3) -> list[str]:
         by_file = {Path(p).name: p for p in by_path}
         close = [by_file[f] for f in difflib.get_close_matches(Path(name).name, list(by_file), n=n, cutoff=0.6)]
     return [by_path[p] for p in close]
+
+def looks_like_config_file(config: object) -> bool:
+    "Whether a command's `config` argument names a Python config (a zoo model's name or an `.onnx` file does not)."
+    return isinstance(config, str) and (config.startswith('detnb::') or config.endswith('.py'))
 
 def check_config_path(name: str) -> None:
     "`FileNotFoundError` naming the closest shipped configs when the config `name` does not exist."
@@ -179,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = show_warning
-            if isinstance(getattr(args, 'config', None), str): check_config_path(args.config)
+            if looks_like_config_file(getattr(args, 'config', None)): check_config_path(args.config)
             return load(COMMANDS[args.command].run)(args) or 0
     except KeyboardInterrupt:
         if debug: raise
