@@ -1,4 +1,4 @@
-"""`init_detector`, `inference_detector`, `DetInferencer` and the `detnb infer` / `detnb video` commands.
+"""`init_detector`, `inference_detector`, `DetInferencer`, `OnnxDetector`, and the `detnb infer` / `video` commands.
 
 Docs: https://detnb.github.io/detnb/apis/inference.html.md"""
 
@@ -23,14 +23,15 @@ from ..engine.checkpoint import load_checkpoint_file
 from ..engine.logging import ProgressBar
 from ..masks import encode_rle
 from ..registry import DATASETS, MODELS, TRANSFORMS, VISUALIZERS
-from ..structures import DetDataSample
+from ..structures import DetDataSample, InstanceData
 import detnb.visualization.visualizer  # registers DetLocalVisualizer, which VISUALIZERS.build makes
 
 # %% auto #0
-__all__ = ['MAX_IMAGE_PIXELS', 'ImageInput', 'IMAGE_EXTENSIONS', 'image_from_array', 'image_file_size', 'check_image_file',
-           'LoadImageFromNDArray', 'build_test_pipeline', 'head_num_classes', 'init_detector', 'inference_detector',
-           'collect_inputs', 'pred_to_dict', 'DetInferencer', 'video_demo', 'add_infer_arguments', 'run_infer',
-           'add_video_arguments', 'run_video']
+__all__ = ['MAX_IMAGE_PIXELS', 'ImageInput', 'ONNX_METADATA_KEYS', 'IMAGE_EXTENSIONS', 'image_from_array', 'image_file_size',
+           'check_image_file', 'LoadImageFromNDArray', 'build_test_pipeline', 'head_num_classes', 'init_detector',
+           'inference_detector', 'nms_numpy', 'postprocess_numpy', 'pad_batch', 'OnnxDetector', 'collect_inputs',
+           'pred_to_dict', 'DetInferencer', 'video_demo', 'add_infer_arguments', 'run_infer', 'add_video_arguments',
+           'run_video']
 
 # %% ../../nbs/apis/00_inference.ipynb #2bd4dc4c
 MAX_IMAGE_PIXELS: int | None = 1024 * 1024 * 1024 // 4 // 3  # Pillow's default; None: no limit
@@ -229,6 +230,143 @@ def inference_detector(model: nn.Module,  # from `init_detector` (has `cfg`)
         with torch.no_grad(): results.extend(model.test_step(batch))
     return results[0] if single else results
 
+# %% ../../nbs/apis/00_inference.ipynb #5d3f4a45
+ONNX_METADATA_KEYS = ('postprocess', 'classes', 'palette', 'preprocess', 'pipeline', 'test_cfg')  # written by export
+
+def nms_numpy(boxes: np.ndarray,  # (n, 4) x1 y1 x2 y2, float32
+              scores: np.ndarray,  # (n,)
+              labels: np.ndarray,  # (n,) boxes of different labels never suppress each other
+              iou_threshold: float) -> np.ndarray:
+    "Greedy NMS within each label with torchvision's float32 arithmetic: the kept indices by decreasing score."
+    order = np.argsort(-scores, kind='stable')
+    x1, y1, x2, y2 = boxes.T
+    areas = (x2 - x1) * (y2 - y1)
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        inter = (np.maximum(0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
+                 * np.maximum(0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest])))
+        with np.errstate(invalid='ignore', divide='ignore'):  # two empty boxes: NaN, which suppresses nothing
+            iou = inter / (areas[i] + areas[rest] - inter)
+        order = rest[(labels[rest] != labels[i]) | ~(iou.astype(np.float64) > iou_threshold)]
+    return np.array(keep, dtype=np.int64)
+
+# %% ../../nbs/apis/00_inference.ipynb #f960766c
+def postprocess_numpy(outputs: Mapping[str, np.ndarray],  # `scores_l` (B, N, C), `boxes_l` (B, N, 4), `factors_l`
+                      img_shapes: np.ndarray,  # (B, 2) h, w of each resized image
+                      scale_factors: np.ndarray,  # (B, 2) w, h of each image's resize
+                      test_cfg: Mapping,  # score_thr, nms_pre, min_bbox_size, nms, max_per_img
+                     ) -> list[dict[str, np.ndarray]]:
+    "Each image's `bboxes`, `scores`, `labels` from an export's per-level outputs: `predict_by_feat` in numpy."
+    levels = sorted({int(name.rsplit('_', 1)[1]) for name in outputs})
+    score_thr, nms_pre = test_cfg.get('score_thr', 0.), test_cfg.get('nms_pre', -1)
+    results = []
+    for i, ((h, w), (sw, sh)) in enumerate(zip(img_shapes, scale_factors)):
+        scores, labels, boxes = [], [], []
+        for level in levels:
+            probs = outputs[f'scores_{level}'][i]
+            prior, label = np.nonzero(probs > score_thr)  # prior-major, as the head's candidates
+            score = probs[prior, label]
+            best = np.argsort(-score, kind='stable')[:nms_pre if nms_pre > 0 else None]
+            prior, label, score = prior[best], label[best], score[best]
+            if f'factors_{level}' in outputs: score = score * outputs[f'factors_{level}'][i, prior]
+            scores.append(score); labels.append(label); boxes.append(outputs[f'boxes_{level}'][i, prior])
+        scores, labels, boxes = np.concatenate(scores), np.concatenate(labels), np.concatenate(boxes)
+        boxes = np.minimum(np.maximum(boxes, 0), np.array([w, h, w, h], np.float32)) / np.array([sw, sh, sw, sh],
+                                                                                                 np.float32)
+        if test_cfg.get('min_bbox_size', -1) >= 0:
+            big = ((boxes[:, 2:] - boxes[:, :2]) > test_cfg['min_bbox_size']).all(1)
+            scores, labels, boxes = scores[big], labels[big], boxes[big]
+        keep = nms_numpy(boxes, scores, labels, test_cfg['nms']['iou_threshold'])
+        if test_cfg.get('max_per_img', -1) > 0: keep = keep[:test_cfg['max_per_img']]
+        results.append(dict(bboxes=boxes[keep], scores=scores[keep], labels=labels[keep].astype(np.int64)))
+    return results
+
+# %% ../../nbs/apis/00_inference.ipynb #d4a4e245
+def pad_batch(images: Sequence[np.ndarray],  # C x H x W float32 arrays
+              size_divisor: int = 1,  # the batch's H and W are rounded up to a multiple of this
+              pad_value: float = 0.,
+              shape: tuple[int | None, int | None] = (None, None),  # a fixed (H, W) of the batch; None: free
+             ) -> np.ndarray:
+    "The images stacked into one B x C x H x W array, padded on the right and bottom (`stack_batch` in numpy)."
+    h = -(-max(im.shape[1] for im in images) // size_divisor) * size_divisor
+    w = -(-max(im.shape[2] for im in images) // size_divisor) * size_divisor
+    if (shape[0] is not None and h > shape[0]) or (shape[1] is not None and w > shape[1]):
+        raise ValueError(f'images of {h} x {w} (padded) do not fit the exported input of {shape[0]} x {shape[1]}: '
+                         'export with --dynamic, or with a larger --shape')
+    batch = np.full((len(images), images[0].shape[0], shape[0] or h, shape[1] or w), pad_value, np.float32)
+    for out, im in zip(batch, images): out[:, :im.shape[1], :im.shape[2]] = im
+    return batch
+
+class OnnxDetector:
+    "A detector exported by `detnb export`, run by onnxruntime with the file's own pipeline, normalization, classes."
+    def __init__(self, path: str | os.PathLike,  # an .onnx file written by `export_onnx` / `detnb export`
+                 threads: int | None = None):  # onnxruntime's threads within an operator; None: its default
+        try: import onnxruntime
+        except ImportError:
+            raise ImportError("running an ONNX file needs onnxruntime: pip install 'detnb[export]'") from None
+        if not Path(path).is_file(): raise FileNotFoundError(f'ONNX file not found: {path}')
+        options = onnxruntime.SessionOptions()
+        if threads: options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        self.session = onnxruntime.InferenceSession(os.fspath(path), options, providers=['CPUExecutionProvider'])
+        props = self.session.get_modelmeta().custom_metadata_map
+        missing = [key for key in ONNX_METADATA_KEYS if key not in props]
+        if missing: raise ValueError(f'{path} has no detnb metadata ({", ".join(missing)}): write it with detnb export')
+        meta = {key: json.loads(props[key]) for key in ONNX_METADATA_KEYS}
+        self.path, self.postprocess, self.test_cfg = Path(path), meta['postprocess'], meta['test_cfg']
+        self.preprocess = meta['preprocess']
+        self.dataset_meta = dict(classes=tuple(meta['classes']), palette=[tuple(c) for c in meta['palette']])
+        self.pipelines = {array: Compose([dict(type='LoadImageFromNDArray' if array else 'LoadImageFromFile')]
+                                         + meta['pipeline']) for array in (False, True)}
+        self.input_shape = tuple(d if isinstance(d, int) else None for d in self.session.get_inputs()[0].shape)
+
+    def prepare(self, imgs: Sequence[ImageInput], max_pixels: int | None = None) -> tuple[np.ndarray, list[dict]]:
+        "The network input (B x 3 x H x W float32) and each image's pipeline results (`img_shape`, `scale_factor`)."
+        pre, results, tensors = self.preprocess, [], []
+        for i, img in enumerate(imgs):
+            if isinstance(img, np.ndarray): r = self.pipelines[True](dict(img=image_from_array(img), img_id=i))
+            else:
+                check_image_file(img, max_pixels)
+                r = self.pipelines[False](dict(img_path=os.fspath(img), img_id=i))
+            x = r['img'][..., ::-1] if pre['flip_channels'] else r['img']
+            x = x.astype(np.float32)
+            if pre['mean'] is not None: x = (x - np.array(pre['mean'], np.float32)) / np.array(pre['std'], np.float32)
+            tensors.append(np.ascontiguousarray(x.transpose(2, 0, 1))); results.append(r)
+        return pad_batch(tensors, pre['pad_size_divisor'], pre['pad_value'], self.input_shape[2:]), results
+
+    def run(self, batch: np.ndarray, results: Sequence[Mapping]) -> list[dict[str, np.ndarray]]:
+        "Each image's `bboxes`, `scores`, `labels` (original pixels) from a prepared batch."
+        img_shapes = np.array([r['img_shape'][:2] for r in results], np.float32)
+        scale_factors = np.array([r.get('scale_factor', (1., 1.)) for r in results], np.float32)
+        if self.postprocess == 'numpy':
+            names = [o.name for o in self.session.get_outputs()]
+            outputs = dict(zip(names, self.session.run(None, dict(inputs=batch))))
+            return postprocess_numpy(outputs, img_shapes, scale_factors, self.test_cfg)
+        img, bboxes, scores, labels = self.session.run(None, dict(inputs=batch, img_shape=img_shapes,
+                                                                  scale_factor=scale_factors))
+        return [dict(bboxes=bboxes[img == i], scores=scores[img == i], labels=labels[img == i])
+                for i in range(len(results))]
+
+    def predict(self, imgs: ImageInput | Sequence[ImageInput],  # image files and/or BGR arrays
+                batch_size: int = 1,  # images per run (a file exported with a fixed batch takes its own)
+                max_pixels: int | None = None) -> DetDataSample | list[DetDataSample]:
+        "Predictions for one image (a `DetDataSample`) or a list (a list), as `inference_detector` gives them."
+        single = isinstance(imgs, (str, os.PathLike, np.ndarray))
+        items = [imgs] if single else list(imgs)
+        if batch_size < 1: raise ValueError(f'batch_size must be at least 1, got {batch_size}')
+        batch_size = self.input_shape[0] or batch_size
+        samples = []
+        for start in range(0, len(items), batch_size):
+            batch, results = self.prepare(items[start:start + batch_size], max_pixels)
+            for r, det in zip(results, self.run(batch, results)):
+                keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
+                sample = DetDataSample(metainfo={k: r[k] for k in keys if k in r})
+                sample.pred_instances = InstanceData(**{k: torch.from_numpy(np.ascontiguousarray(v))
+                                                        for k, v in det.items()})
+                samples.append(sample)
+        return samples[0] if single else samples
+
 # %% ../../nbs/apis/00_inference.ipynb #955686c3
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -271,24 +409,27 @@ def pred_to_dict(sample: DetDataSample,
 class DetInferencer:
     "Detect objects in images, folders or arrays; write drawn images and JSON predictions."
     def __init__(self,
-                 model: str | os.PathLike | Config | nn.Module,  # a config (path, `detnb::` name, Config), a zoo name,
-                                                                 # or a model from `init_detector`
+                 model: str | os.PathLike | Config | nn.Module | OnnxDetector,  # a config (path, `detnb::` name,
+                                                  # Config), a zoo name, a model from `init_detector`, an .onnx file
                  weights: str | os.PathLike | None = None,  # checkpoint for a config (a zoo name brings its own)
                  device: str | torch.device = 'cpu',
                  palette: str | Sequence = 'none',
                  show_progress: bool = True):
-        if isinstance(model, nn.Module):
+        if isinstance(model, (str, os.PathLike)) and Path(model).suffix == '.onnx': model = OnnxDetector(model)
+        if isinstance(model, (nn.Module, OnnxDetector)):
             if weights is not None:
                 raise ValueError('DetInferencer: weights are for a config; a model comes with its own')
-            if not hasattr(model, 'cfg'):
+            if isinstance(model, nn.Module) and not hasattr(model, 'cfg'):
                 raise ValueError('DetInferencer: the model has no cfg; build it with init_detector')
+            if isinstance(model, OnnxDetector) and palette != 'none':
+                model.dataset_meta['palette'] = get_palette(palette, len(model.dataset_meta['classes']))
             self.model = model
         else:
             if weights is None and not _names_zoo_model(model):
                 warnings.warn('no weights given: the detector has the random weights its config initializes (a '
                               'pretrained backbone aside), so its predictions mean nothing; give a checkpoint')
             self.model = init_detector(model, weights, device, palette=palette)
-        vis_cfg = dict(self.model.cfg.get('visualizer') or dict(type='DetLocalVisualizer'))
+        vis_cfg = dict((getattr(self.model, 'cfg', None) or {}).get('visualizer') or dict(type='DetLocalVisualizer'))
         self.visualizer = VISUALIZERS.build({**vis_cfg, 'vis_backends': None})  # images go to out_dir/vis only
         self.visualizer.dataset_meta = self.model.dataset_meta
         self.show_progress = show_progress
@@ -313,8 +454,10 @@ class DetInferencer:
         bar = ProgressBar(len(items)) if self.show_progress and len(items) > 1 else None
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]
-            samples = inference_detector(self.model, [img for _, img in chunk], batch_size=batch_size,
-                                         max_pixels=max_pixels)
+            imgs = [img for _, img in chunk]
+            if isinstance(self.model, OnnxDetector):
+                samples = self.model.predict(imgs, batch_size=batch_size, max_pixels=max_pixels)
+            else: samples = inference_detector(self.model, imgs, batch_size=batch_size, max_pixels=max_pixels)
             for (name, img), sample in zip(chunk, samples):
                 pred = pred_to_dict(sample, self.model.dataset_meta['classes'])
                 predictions.append(pred)
@@ -385,7 +528,11 @@ def video_demo(video: str | os.PathLike,  # a video file OpenCV can read
 def add_infer_arguments(p: argparse.ArgumentParser) -> None:
     "The options of `detnb infer` (those of MMDetection's demo/image_demo.py)."
     p.add_argument('inputs', help='an image file or a folder of images (searched recursively)')
-    p.add_argument('config', help='config file path, detnb::name, or a model of the zoo (detnb list-models)')
+    p.add_argument('config', help='config file path, detnb::name, a model of the zoo (detnb list-models), or an '
+                                  '.onnx file from detnb export (with --backend onnxruntime)')
+    p.add_argument('--backend', choices=('pytorch', 'onnxruntime'), default='pytorch',
+                   help='pytorch: build the model of the config; onnxruntime: run an exported .onnx file (no PyTorch '
+                        'model is built)')
     p.add_argument('--weights', default=None, help='checkpoint file, URL, zoo name, or mmdet://, open-mmlab://, '
                                                    "torchvision:// address (default for a zoo model: its weights)")
     p.add_argument('--device', default='cpu', help="e.g. 'cpu', 'cuda', 'cuda:1'")
@@ -407,11 +554,20 @@ def add_infer_arguments(p: argparse.ArgumentParser) -> None:
                         '(default: %(default)s)')
 
 def run_infer(args: argparse.Namespace) -> int:
-    "`detnb infer`: detect objects in the inputs with `DetInferencer`; say where the results are."
-    cfg = _as_config(args.config)
-    if args.cfg_options: cfg.merge_from_arg_list(args.cfg_options)
-    inferencer = DetInferencer(cfg, _default_checkpoint(args.config, args.weights), device=args.device,
-                               palette=args.palette)
+    "`detnb infer`: detect objects in the inputs with `DetInferencer` (PyTorch or onnxruntime); say where."
+    onnx_file = Path(args.config).suffix == '.onnx'
+    if args.backend == 'onnxruntime':
+        if not onnx_file: raise ValueError(f'--backend onnxruntime runs an .onnx file from detnb export: {args.config}')
+        given = [flag for flag, value in (('--weights', args.weights), ('--cfg-options', args.cfg_options),
+                                          ('--device', args.device != 'cpu')) if value]
+        if given: raise ValueError(f'{", ".join(given)}: the ONNX file holds its weights and settings, runs on the CPU')
+        inferencer = DetInferencer(OnnxDetector(args.config), palette=args.palette)
+    elif onnx_file: raise ValueError(f'{args.config} is an ONNX file: run it with --backend onnxruntime')
+    else:
+        cfg = _as_config(args.config)
+        if args.cfg_options: cfg.merge_from_arg_list(args.cfg_options)
+        inferencer = DetInferencer(cfg, _default_checkpoint(args.config, args.weights), device=args.device,
+                                   palette=args.palette)
     result = inferencer(args.inputs, out_dir=args.out_dir, pred_score_thr=args.pred_score_thr, show=args.show,
                         batch_size=args.batch_size, no_save_vis=args.no_save_vis, no_save_pred=args.no_save_pred,
                         print_result=args.print_result, max_pixels=args.max_pixels)
