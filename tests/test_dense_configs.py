@@ -66,7 +66,11 @@ def test_data_root_carries(name):
     old = cfg.data_root
     shipped = {key: cfg[key].get('ann_file') for key in ('val_evaluator', 'test_evaluator')}
     cfg.merge_from_arg_list(['data_root=/x/'])
-    assert [cfg[k].dataset.data_root for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')] == ['/x/'] * 3
+    def inner(dataset):  # through wrappers such as YOLOX's MultiImageMixDataset
+        while 'data_root' not in dataset and 'dataset' in dataset: dataset = dataset.dataset
+        return dataset
+    assert [inner(cfg[k].dataset).data_root for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')] == [
+        '/x/'] * 3
     for key, ann_file in shipped.items():
         expected = '/x/' + ann_file[len(old):] if ann_file and ann_file.startswith(old) else ann_file
         assert cfg[key].get('ann_file') == expected, key

@@ -29,6 +29,8 @@ class CSPNeXtPAFPN(BaseModule):
                  num_csp_blocks: int = 3,  # blocks in each CSP layer
                  use_depthwise: bool = False,  # depthwise-separable down-sampling and output convolutions
                  expand_ratio: float = 0.5,  # of the CSP layers
+                 use_cspnext_block: bool = True,  # CSPNeXtBlocks in the CSP layers; False: DarknetBottlenecks (YOLOX)
+                 out_kernel_size: int = 3,  # of the output convolutions; 1: plain 1x1 ConvModules (YOLOX)
                  upsample_cfg: dict = dict(scale_factor=2, mode='nearest'),  # nn.Upsample arguments
                  conv_cfg: dict | None = None,
                  norm_cfg: dict | None = dict(type='BN', momentum=0.03, eps=0.001),
@@ -39,8 +41,8 @@ class CSPNeXtPAFPN(BaseModule):
         super().__init__(init_cfg)
         self.in_channels, self.out_channels, self.out_indices = list(in_channels), out_channels, tuple(out_indices)
         cfgs = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        csp = dict(num_blocks=num_csp_blocks, add_identity=False, use_depthwise=use_depthwise, use_cspnext_block=True,
-                   expand_ratio=expand_ratio, **cfgs)
+        csp = dict(num_blocks=num_csp_blocks, add_identity=False, use_depthwise=use_depthwise,
+                   use_cspnext_block=use_cspnext_block, expand_ratio=expand_ratio, **cfgs)
         conv = DepthwiseSeparableConvModule if use_depthwise else ConvModule
         c = self.in_channels
         self.upsample = nn.Upsample(**upsample_cfg)
@@ -51,7 +53,9 @@ class CSPNeXtPAFPN(BaseModule):
         # bottom-up, finest first
         self.downsamples = nn.ModuleList([conv(c[i], c[i], 3, stride=2, padding=1, **cfgs) for i in range(len(c) - 1)])
         self.bottom_up_blocks = nn.ModuleList([CSPLayer(2 * c[i], c[i + 1], **csp) for i in range(len(c) - 1)])
-        self.out_convs = nn.ModuleList([conv(ci, out_channels, 3, padding=1, **cfgs) for ci in c])
+        out_conv = conv if out_kernel_size > 1 else ConvModule  # a depthwise 1x1 would only scale each channel
+        k = out_kernel_size
+        self.out_convs = nn.ModuleList([out_conv(ci, out_channels, k, padding=k // 2, **cfgs) for ci in c])
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
         "The levels in `out_indices`, each with `out_channels` channels, finest first."
