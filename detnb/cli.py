@@ -46,7 +46,7 @@ COMMANDS: dict[str, Command] = {
                                 'draw the normalized confusion matrix (with background) of a results file'),
     'dataset-stats': Command('detnb.tools.dataset_stats:add_dataset_stats_arguments',
                              'detnb.tools.dataset_stats:run_dataset_stats',
-                             "objects per class, box sizes and aspect ratios of a config's data set, counted and drawn"),
+                             "objects per class, box sizes and aspect ratios of a config's data set, drawn"),
     'download': Command('detnb.apis.model_zoo:add_download_arguments', 'detnb.apis.model_zoo:run_download',
                         "download checkpoints of the model zoo (or mmdet:// and torchvision:// addresses) into "
                         "detnb's cache"),

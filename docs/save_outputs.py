@@ -1,7 +1,7 @@
 """Run notebooks and save their outputs: `python docs/save_outputs.py nbs/a.ipynb [nbs/b.ipynb ...]`.
 
 The documentation site renders the notebooks as saved, so every figure a notebook draws must be in the file. This
-runs each notebook top to bottom in a fresh kernel (from the repository root, as the tests do) and writes the new
+runs each notebook top to bottom in a fresh kernel (in its own folder, as the tests do) and writes the new
 outputs into it. Cells flagged with one of nbdev's test flags (`#| slow`, `#| gpu`, `#| notest`) and `#| eval:
 false` cells are not run: they keep the outputs of their last real run. Afterwards run `nbdev-clean --fname` on the
 notebooks, which keeps the outputs.
@@ -28,7 +28,9 @@ def save_outputs(path: Path, timeout: int = 600) -> int:
     runnable = copy.deepcopy(nb)
     for cell in runnable.cells:
         if skipped(cell): cell.source = 'pass'
-    NotebookClient(runnable, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(ROOT)}}).execute()
+    client = NotebookClient(runnable, timeout=timeout, kernel_name='python3',
+                            resources={'metadata': {'path': str(path.parent)}})
+    client.execute()
     ran = 0
     for cell, done in zip(nb.cells, runnable.cells):
         if cell.cell_type != 'code' or skipped(cell): continue
