@@ -1,5 +1,5 @@
-"""torchvision's RetinaNet and FCOS, weights and test settings, as a detnb config and checkpoint that give
-the same detections.
+"""torchvision's RetinaNet, FCOS, Faster R-CNN and Mask R-CNN, weights and test settings, as a detnb config and
+checkpoint that give the same detections (and masks).
 
 Docs: https://detnb.github.io/detnb/models/torchvision_import.html.md"""
 
@@ -20,12 +20,15 @@ from .task_modules.prior_generators import AnchorGenerator, MlvlPointGenerator, 
 from .weight_init import read_state_dict
 from .backbones.resnet import convert_torchvision_resnet
 from .necks.fpn import convert_torchvision_fpn
+from .detectors.two_stage import (TV_FASTER_RCNN_SETTINGS, convert_torchvision_faster_rcnn,
+                                              convert_torchvision_mask_rcnn, torchvision_faster_rcnn_settings)
 
 # %% auto #0
 __all__ = ['SETTING_NAMES', 'TORCHVISION_MEAN', 'TORCHVISION_STD', 'TORCHVISION_COCO_CATEGORIES', 'TORCHVISION_COCO_IDS',
            'CONFIG_BASES', 'CONVERTERS', 'torchvision_strides', 'TorchvisionAnchorGenerator',
            'TorchvisionPointGenerator', 'FrozenBatchNorm2d', 'torchvision_settings', 'coco_classifier',
-           'convert_torchvision_retinanet', 'convert_torchvision_fcos', 'import_torchvision_detector']
+           'convert_torchvision_retinanet', 'convert_torchvision_fcos', 'coco_rcnn_classes',
+           'torchvision_rcnn_settings', 'convert_torchvision_rcnn', 'import_torchvision_detector']
 
 # %% ../../nbs/models/90_torchvision_import.ipynb #7ab26c12
 def torchvision_strides(featmap_sizes: Sequence[tuple[int, int]],  # (H, W) of each level
@@ -210,11 +213,11 @@ def _backbone_neck_cfg(depth: int, bn_eps: float, frozen_stages: int) -> tuple[d
 
 CONFIG_BASES = ['detnb::_base_/datasets/coco_detection.py', 'detnb::_base_/default_runtime.py']
 
-def _test_data(settings: Mapping, num_classes: int) -> dict:
+def _test_data(settings: Mapping, num_classes: int, with_mask: bool = False) -> dict:
     "The config's test side: COCO's dataset and metric, torchvision's resize, and numbered classes if not COCO's."
     pipeline = [dict(type='LoadImageFromFile'),
                 dict(type='TorchvisionResize', min_size=settings['min_size'], max_size=settings['max_size']),
-                dict(type='LoadAnnotations', with_bbox=True),  # after the resize: the metric reads the originals
+                dict(type='LoadAnnotations', with_bbox=True, with_mask=with_mask),  # after the resize: the originals
                 dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))]
     dataset = dict(pipeline=pipeline)
     if num_classes != len(COCO_CLASSES): dataset['metainfo'] = dict(classes=tuple(str(i) for i in range(num_classes)))
@@ -350,11 +353,60 @@ def convert_torchvision_fcos(
     )
     return cfg, weights
 
+# %% ../../nbs/models/90_torchvision_import.ipynb #ef272198
+def coco_rcnn_classes(weights: Mapping[str, Tensor],  # detnb R-CNN weights with torchvision's 90 ids, background last
+                      prefix: str = 'roi_head.',
+                     ) -> dict[str, Tensor]:
+    "`weights` with the box (and mask) head's class outputs cut to the 80 COCO classes, in `COCO_CLASSES` order."
+    keep = torch.tensor(TORCHVISION_COCO_IDS) - 1  # torchvision's id k is row k - 1 once the background went last
+    rows = {'bbox_head.fc_cls': torch.cat([keep, torch.tensor([TORCHVISION_COCO_CATEGORIES - 1])]),  # + background
+            'bbox_head.fc_reg': (keep[:, None] * 4 + torch.arange(4)).flatten(), 'mask_head.conv_logits': keep}
+    keys = {f'{prefix}{layer}.{p}': index for layer, index in rows.items() for p in ('weight', 'bias')}
+    return {**weights, **{key: weights[key][index] for key, index in keys.items() if key in weights}}
+
+def torchvision_rcnn_settings(model: nn.Module) -> dict:
+    "The settings of a torchvision Faster / Mask R-CNN instance, as `torchvision_faster_rcnn_settings` names them."
+    rpn, roi_heads = model.rpn, model.roi_heads
+    return dict(rpn_pre_nms_top_n_train=rpn._pre_nms_top_n['training'],
+                rpn_pre_nms_top_n_test=rpn._pre_nms_top_n['testing'],
+                rpn_post_nms_top_n_train=rpn._post_nms_top_n['training'],
+                rpn_post_nms_top_n_test=rpn._post_nms_top_n['testing'], rpn_nms_thresh=rpn.nms_thresh,
+                rpn_fg_iou_thresh=rpn.proposal_matcher.high_threshold,
+                rpn_bg_iou_thresh=rpn.proposal_matcher.low_threshold,
+                rpn_batch_size_per_image=rpn.fg_bg_sampler.batch_size_per_image,
+                rpn_positive_fraction=rpn.fg_bg_sampler.positive_fraction, box_score_thresh=roi_heads.score_thresh,
+                box_nms_thresh=roi_heads.nms_thresh, box_detections_per_img=roi_heads.detections_per_img,
+                box_fg_iou_thresh=roi_heads.proposal_matcher.high_threshold,
+                box_bg_iou_thresh=roi_heads.proposal_matcher.low_threshold,
+                box_batch_size_per_image=roi_heads.fg_bg_sampler.batch_size_per_image,
+                box_positive_fraction=roi_heads.fg_bg_sampler.positive_fraction,
+                min_size=model.transform.min_size[-1], max_size=model.transform.max_size)
+
+def convert_torchvision_rcnn(
+    state_dict: Mapping[str, Tensor],  # a torchvision `fasterrcnn_resnet50_fpn` or `maskrcnn_resnet50_fpn` state dict
+    settings: Mapping | None = None,  # `torchvision_rcnn_settings(...)`; default: the class defaults
+    bn_eps: float = 1e-5,  # FrozenBatchNorm2d eps (0 for the published COCO weights)
+    frozen_stages: int = 1,  # torchvision's trainable_backbone_layers=3
+) -> tuple[dict, dict[str, Tensor]]:
+    "A detnb Faster or Mask R-CNN config (COCO data, torchvision's test pipeline) and state dict like torchvision's."
+    with_mask = any(k.startswith('roi_heads.mask_predictor.') for k in state_dict)
+    convert = convert_torchvision_mask_rcnn if with_mask else convert_torchvision_faster_rcnn
+    converted, weights = convert(state_dict, settings, bn_eps, frozen_stages)
+    model, s = converted['model'], {**torchvision_faster_rcnn_settings(), **(settings or {})}
+    num_classes = model['roi_head']['bbox_head']['num_classes']
+    if num_classes + 1 == TORCHVISION_COCO_CATEGORIES:
+        weights, num_classes = coco_rcnn_classes(weights), len(COCO_CLASSES)
+        for head in ('bbox_head', 'mask_head'):
+            if head in model['roi_head']: model['roi_head'][head]['num_classes'] = num_classes
+    bases = [f"detnb::_base_/datasets/coco_{'instance' if with_mask else 'detection'}.py", CONFIG_BASES[1]]
+    return dict(_base_=bases, model=model, **_test_data(s, num_classes, with_mask)), weights
+
 # %% ../../nbs/models/90_torchvision_import.ipynb #0c164d51
-CONVERTERS = dict(retinanet_resnet50_fpn=convert_torchvision_retinanet, fcos_resnet50_fpn=convert_torchvision_fcos)
+CONVERTERS = dict(retinanet_resnet50_fpn=convert_torchvision_retinanet, fcos_resnet50_fpn=convert_torchvision_fcos,
+                  fasterrcnn_resnet50_fpn=convert_torchvision_rcnn, maskrcnn_resnet50_fpn=convert_torchvision_rcnn)
 
 def _frozen_norm_eps(model: nn.Module) -> float:
-    "The eps of the backbone's batch norms (0 in torchvision's RetinaNet COCO weights)."
+    "The eps of the backbone's batch norms (0 in torchvision's v1 COCO weights)."
     norms = [m for m in model.backbone.body.modules() if hasattr(m, 'running_var') and hasattr(m, 'eps')]
     return float(norms[0].eps) if norms else 1e-5
 
@@ -367,26 +419,27 @@ def _frozen_stages(model: nn.Module) -> int:
     ]
     return trainable.index(True) - 1 if True in trainable else 4
 
-def import_torchvision_detector(name_or_model: str | nn.Module,  # a torchvision RetinaNet/FCOS, or its builder's name
+def import_torchvision_detector(name_or_model: str | nn.Module,  # a torchvision detector, or its builder's name
                                 out_dir: str | Path,  # where the config and the checkpoint are written
                                 checkpoint: str | Path | None = None,  # a state dict of the named model (file or URL)
                                 ) -> tuple[Path, Path]:
-    "Write a detnb config (`.py`) and checkpoint (`.pth`) of a torchvision RetinaNet or FCOS; returns both paths."
-    from torchvision.models.detection import RetinaNet as TVRetinaNet, FCOS as TVFCOS
+    "Write a detnb config (`.py`) and checkpoint (`.pth`) of a torchvision RetinaNet, FCOS, Faster or Mask R-CNN."
+    from torchvision.models.detection import RetinaNet as TVRetinaNet, FCOS as TVFCOS, FasterRCNN, MaskRCNN
     out_dir = Path(out_dir)
     if isinstance(name_or_model, nn.Module):
         model = name_or_model
-        kinds = {TVRetinaNet: 'retinanet_resnet50_fpn', TVFCOS: 'fcos_resnet50_fpn'}
+        kinds = {TVRetinaNet: 'retinanet_resnet50_fpn', TVFCOS: 'fcos_resnet50_fpn',
+                 MaskRCNN: 'maskrcnn_resnet50_fpn', FasterRCNN: 'fasterrcnn_resnet50_fpn'}  # a MaskRCNN is a FasterRCNN
         name = next((n for cls, n in kinds.items() if isinstance(model, cls)), None)
         if name is None:
             raise TypeError(
-                f'import_torchvision_detector: expected a torchvision RetinaNet or FCOS, got {type(model).__name__}'
+                f'import_torchvision_detector: expected a torchvision RetinaNet, FCOS, Faster or Mask R-CNN, '
+                f'got {type(model).__name__}'
             )
         if checkpoint is not None:
             raise ValueError('import_torchvision_detector: give a checkpoint with a model name, not with a model')
-        cfg, weights = CONVERTERS[name](
-            model.state_dict(), torchvision_settings(model), _frozen_norm_eps(model), _frozen_stages(model)
-        )
+        settings = torchvision_rcnn_settings(model) if isinstance(model, FasterRCNN) else torchvision_settings(model)
+        cfg, weights = CONVERTERS[name](model.state_dict(), settings, _frozen_norm_eps(model), _frozen_stages(model))
     else:
         name, _, weights_name = str(name_or_model).partition('.')
         if name not in CONVERTERS:
@@ -396,8 +449,8 @@ def import_torchvision_detector(name_or_model: str | nn.Module,  # a torchvision
                 f"import_torchvision_detector: give either torchvision weights ('{name}.COCO_V1') or checkpoint="
             )
         source = checkpoint if checkpoint is not None else f'torchvision://{name}.{weights_name}'
-        # torchvision loads its published RetinaNet COCO weights with FrozenBatchNorm2d eps = 0
-        bn_eps = 0.0 if name == 'retinanet_resnet50_fpn' and weights_name == 'COCO_V1' else 1e-5
+        # torchvision loads its published v1 COCO weights (not FCOS's) with FrozenBatchNorm2d eps = 0
+        bn_eps = 0.0 if name != 'fcos_resnet50_fpn' and weights_name == 'COCO_V1' else 1e-5
         cfg, weights = CONVERTERS[name](read_state_dict(source), bn_eps=bn_eps)
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path, checkpoint_path = out_dir / f'{name}.py', out_dir / f'{name}.pth'

@@ -1,5 +1,5 @@
-"""Backbone, neck, a region proposal network and a RoI head: Faster R-CNN and the RPN alone, in their three modes,
-with torchvision's Faster R-CNN converted and checked detection for detection.
+"""Backbone, neck, a region proposal network and a RoI head: Faster R-CNN, Mask R-CNN and the RPN alone, in their
+three modes, with torchvision's Faster R-CNN converted and checked detection for detection.
 
 Docs: https://detnb.github.io/detnb/models/detectors/two_stage.html.md"""
 
@@ -19,10 +19,11 @@ from ..backbones.resnet import convert_torchvision_resnet
 from ..necks.fpn import convert_torchvision_fpn
 from ..dense_heads.rpn_head import convert_torchvision_rpn_head
 from ..roi_heads.standard_roi_head import convert_torchvision_roi_heads
+from ..roi_heads.mask_heads import convert_torchvision_mask_head
 
 # %% auto #0
-__all__ = ['TV_FASTER_RCNN_SETTINGS', 'TwoStageDetector', 'FasterRCNN', 'RPN', 'torchvision_faster_rcnn_settings',
-           'convert_torchvision_faster_rcnn']
+__all__ = ['TV_FASTER_RCNN_SETTINGS', 'MASK_BRANCH', 'TwoStageDetector', 'FasterRCNN', 'MaskRCNN', 'RPN',
+           'torchvision_faster_rcnn_settings', 'convert_torchvision_faster_rcnn', 'convert_torchvision_mask_rcnn']
 
 # %% ../../../nbs/models/detectors/01_two_stage.ipynb #4900228f
 @MODELS.register_module()
@@ -107,6 +108,10 @@ class FasterRCNN(TwoStageDetector):
     "Faster R-CNN (Ren et al., Towards Real-Time Object Detection with Region Proposal Networks, NeurIPS 2015)."
 
 @MODELS.register_module()
+class MaskRCNN(TwoStageDetector):
+    "Mask R-CNN (He et al., ICCV 2017): Faster R-CNN whose RoI head also predicts a mask for each detection."
+
+@MODELS.register_module()
 class RPN(SingleStageDetector):
     "The region proposal network alone: its predictions are the proposals (Ren et al., NeurIPS 2015)."
     def __init__(self, backbone: dict, neck: dict | None = None, rpn_head: dict | None = None,
@@ -136,6 +141,8 @@ def convert_torchvision_faster_rcnn(
     frozen_stages: int = 1,  # torchvision's trainable_backbone_layers=3
 ) -> tuple[dict, dict[str, Tensor]]:
     "A detnb Faster R-CNN config and state dict (MMDetection's keys) equal to torchvision's `fasterrcnn_resnet50_fpn`."
+    if any(k.startswith(('roi_heads.mask_head.', 'roi_heads.mask_predictor.')) for k in state_dict):
+        raise KeyError('convert_torchvision_faster_rcnn: the state dict has a mask branch: a Mask R-CNN')
     s = {**torchvision_faster_rcnn_settings(), **(settings or {})}
     weights = {**{f'backbone.{k}': v for k, v in convert_torchvision_resnet(state_dict, 'backbone.body.').items()},
                **{f'neck.{k}': v for k, v in convert_torchvision_fpn(state_dict, 'backbone.fpn.').items()},
@@ -191,3 +198,32 @@ def convert_torchvision_faster_rcnn(
                      dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                                                            'scale_factor'))]
     return dict(model=model, test_pipeline=test_pipeline), weights
+
+MASK_BRANCH = ('roi_heads.mask_head.', 'roi_heads.mask_predictor.')
+
+def convert_torchvision_mask_rcnn(
+    state_dict: Mapping[str, Tensor],  # a torchvision `maskrcnn_resnet50_fpn` state dict
+    settings: Mapping | None = None,  # torchvision `MaskRCNN` arguments that differ from its defaults
+    bn_eps: float = 1e-5,  # FrozenBatchNorm2d eps
+    frozen_stages: int = 1,  # torchvision's trainable_backbone_layers=3
+) -> tuple[dict, dict[str, Tensor]]:
+    "A detnb Mask R-CNN config and state dict (MMDetection's keys) equal to torchvision's `maskrcnn_resnet50_fpn`."
+    mask_weights = {f'roi_head.{k}': v for k, v in convert_torchvision_mask_head(state_dict, 'roi_heads.').items()}
+    if not mask_weights: raise KeyError('convert_torchvision_mask_rcnn: the state dict has no roi_heads.mask_head keys')
+    if any('.bn.' in k for k in mask_weights):
+        raise KeyError('convert_torchvision_mask_rcnn: the mask head has batch norms (maskrcnn_resnet50_fpn_v2); '
+                       'only maskrcnn_resnet50_fpn is supported')
+    without_masks = {k: v for k, v in state_dict.items() if not k.startswith(MASK_BRANCH)}
+    cfg, weights = convert_torchvision_faster_rcnn(without_masks, settings, bn_eps, frozen_stages)
+    model = cfg['model']
+    num_convs = len({k.split('.')[3] for k in mask_weights if k.startswith('roi_head.mask_head.convs.')})
+    model['type'] = 'MaskRCNN'
+    model['roi_head'].update(
+        mask_roi_extractor=dict(type='SingleRoIExtractor', out_channels=256, featmap_strides=[4, 8, 16, 32],
+                                roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2, aligned=False)),
+        mask_head=dict(type='FCNMaskHead', num_convs=num_convs, in_channels=256, conv_out_channels=256,
+                       num_classes=model['roi_head']['bbox_head']['num_classes'],
+                       loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0)))
+    model['train_cfg']['rcnn']['mask_size'] = 28
+    model['test_cfg']['rcnn'].update(mask_thr_binary=0.5, mask_paste='torchvision')
+    return cfg, {**weights, **mask_weights}

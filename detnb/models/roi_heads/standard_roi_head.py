@@ -1,5 +1,6 @@
-"""The second stage of Faster R-CNN as one module: proposals matched to the ground truth and sampled, RoI
-features pooled from the pyramid, the box head's losses; at test time, per-class detections from the proposals.
+"""The second stage of Faster and Mask R-CNN as one module: proposals matched to the ground truth and sampled, RoI
+features pooled from the pyramid, the box head's (and the mask head's) losses; at test time, per-class detections
+from the proposals, and their masks.
 
 Docs: https://detnb.github.io/detnb/models/roi_heads/standard_roi_head.html.md"""
 
@@ -15,6 +16,7 @@ from ...registry import MODELS, TASK_UTILS
 from ...structures import DetDataSample, InstanceData
 from ..base_module import BaseModule
 from ..dense_heads.anchor_head import unpack_gt_instances
+from .mask_heads import convert_torchvision_mask_head
 
 # %% auto #0
 __all__ = ['StandardRoIHead', 'convert_torchvision_roi_heads']
@@ -22,15 +24,23 @@ __all__ = ['StandardRoIHead', 'convert_torchvision_roi_heads']
 # %% ../../../nbs/models/roi_heads/02_standard_roi_head.ipynb #54f14cf0
 @MODELS.register_module()
 class StandardRoIHead(BaseModule):
-    "Sampled proposals, RoI features and a box head: the second stage of Faster R-CNN (Ren et al., NeurIPS 2015)."
+    "Sampled proposals, RoI features, a box head and an optional mask head: Faster and Mask R-CNN's second stage."
     def __init__(self,
                  bbox_roi_extractor: dict,  # e.g. dict(type='SingleRoIExtractor', ...)
                  bbox_head: dict,  # e.g. dict(type='Shared2FCBBoxHead', ...)
-                 train_cfg: dict | None = None,  # the detector's `train_cfg.rcnn`: assigner, sampler, pos_weight
-                 test_cfg: dict | None = None,  # the detector's `test_cfg.rcnn`: score_thr, nms, max_per_img
+                 mask_roi_extractor: dict | None = None,  # 14 x 14 RoIAlign for the mask head; None: see below
+                 mask_head: dict | None = None,  # e.g. dict(type='FCNMaskHead', ...); None: no masks (Faster R-CNN)
+                 share_roi_extractor: bool = False,  # the mask head reads the box head's RoI features
+                 train_cfg: dict | None = None,  # the detector's `train_cfg.rcnn`: assigner, sampler, mask_size
+                 test_cfg: dict | None = None,  # the detector's `test_cfg.rcnn`: score_thr, nms, max_per_img, ...
                  init_cfg: dict | list[dict] | None = None):
         super().__init__(init_cfg)
         self.bbox_roi_extractor, self.bbox_head = MODELS.build(bbox_roi_extractor), MODELS.build(bbox_head)
+        if mask_head is not None:
+            self.mask_head, self.share_roi_extractor = MODELS.build(mask_head), share_roi_extractor
+            if mask_roi_extractor is not None: self.mask_roi_extractor = MODELS.build(mask_roi_extractor)
+            elif not share_roi_extractor:
+                raise ValueError('StandardRoIHead: a mask_head needs a mask_roi_extractor or share_roi_extractor=True')
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
         if train_cfg is not None:
             if 'assigner' not in train_cfg or 'sampler' not in train_cfg:
@@ -41,21 +51,31 @@ class StandardRoIHead(BaseModule):
     @property
     def with_bbox(self) -> bool: return True
 
+    @property
+    def with_mask(self) -> bool: return hasattr(self, 'mask_head')
+
     def _bbox_forward(self, x: Sequence[Tensor], rois: Tensor) -> dict[str, Tensor]:
         "The box head's `cls_score` and `bbox_pred` for the (n, 5) `rois`, and their pooled `bbox_feats`."
         bbox_feats = self.bbox_roi_extractor(x[:self.bbox_roi_extractor.num_inputs], rois)
         cls_score, bbox_pred = self.bbox_head(bbox_feats)
         return dict(cls_score=cls_score, bbox_pred=bbox_pred, bbox_feats=bbox_feats)
 
+    def _mask_forward(self, x: Sequence[Tensor], rois: Tensor) -> Tensor:
+        "The mask head's logits for the (n, 5) `rois`, pooled by the mask extractor (the box one when shared)."
+        extractor = self.bbox_roi_extractor if self.share_roi_extractor else self.mask_roi_extractor
+        return self.mask_head(extractor(x[:extractor.num_inputs], rois))
+
     def forward(self, x: Sequence[Tensor], rpn_results_list: Sequence[InstanceData],
-                batch_data_samples: Sequence[DetDataSample] | None = None) -> tuple[Tensor, Tensor]:
-        "The box head's raw outputs on all proposals (the detector's `tensor` mode)."
-        results = self._bbox_forward(x, bbox2roi([r.bboxes for r in rpn_results_list]))
-        return results['cls_score'], results['bbox_pred']
+                batch_data_samples: Sequence[DetDataSample] | None = None) -> tuple[Tensor, ...]:
+        "The box head's raw outputs on all proposals, and the mask head's on the first 100 (the `tensor` mode)."
+        rois = bbox2roi([r.bboxes for r in rpn_results_list])
+        results = self._bbox_forward(x, rois)
+        masks = (self._mask_forward(x, rois[:100]),) if self.with_mask else ()
+        return results['cls_score'], results['bbox_pred'], *masks
 
     def loss(self, x: Sequence[Tensor], rpn_results_list: Sequence[InstanceData],
              batch_data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:
-        "`loss_cls`, `loss_bbox` and `acc` of the box head on each image's sampled proposals."
+        "`loss_cls`, `loss_bbox`, `acc` of the box head on each image's sampled RoIs; `loss_mask` of the positives."
         if self.train_cfg is None: raise ValueError('StandardRoIHead: computing the loss needs a train_cfg (rcnn)')
         gts, ignores, _ = unpack_gt_instances(batch_data_samples)
         sampling_results = []
@@ -65,32 +85,42 @@ class StandardRoIHead(BaseModule):
             sampling_results.append(self.bbox_sampler.sample(assign_result, priors, gt))
         rois = bbox2roi([r.priors for r in sampling_results])
         results = self._bbox_forward(x, rois)
-        return self.bbox_head.loss_and_target(results['cls_score'], results['bbox_pred'], rois, sampling_results,
-                                              self.train_cfg)
+        losses = self.bbox_head.loss_and_target(results['cls_score'], results['bbox_pred'], rois, sampling_results,
+                                                self.train_cfg)
+        if self.with_mask:
+            mask_preds = self._mask_forward(x, bbox2roi([r.pos_priors for r in sampling_results]))
+            losses['loss_mask'] = self.mask_head.loss_and_target(mask_preds, sampling_results, gts,
+                                                                 self.train_cfg)['loss_mask']
+        return losses
 
     def predict(self, x: Sequence[Tensor], rpn_results_list: Sequence[InstanceData],
                 batch_data_samples: Sequence[DetDataSample], rescale: bool = False) -> list[InstanceData]:
-        "Detections (`bboxes`, `scores`, `labels`) of each image from its proposals, all images at once."
+        "Detections (`bboxes`, `scores`, `labels`, and `masks` with a mask head) of each image, all images at once."
         rois = bbox2roi([r.bboxes for r in rpn_results_list])
         results = self._bbox_forward(x, rois)
-        return self.bbox_head.predict_by_feat(rois, results['cls_score'], results['bbox_pred'],
-                                              [s.metainfo for s in batch_data_samples], self.test_cfg, rescale)
+        metas = [s.metainfo for s in batch_data_samples]
+        results_list = self.bbox_head.predict_by_feat(rois, results['cls_score'], results['bbox_pred'], metas,
+                                                      self.test_cfg, rescale and not self.with_mask)
+        if not self.with_mask: return results_list
+        mask_preds = self._mask_forward(x, bbox2roi([r.bboxes for r in results_list]))  # boxes in input pixels
+        return self.mask_head.predict_by_feat(mask_preds, results_list, metas, self.test_cfg, rescale)
 
 # %% ../../../nbs/models/roi_heads/02_standard_roi_head.ipynb #38198d32
 def convert_torchvision_roi_heads(state_dict: Mapping[str, Tensor],  # a torchvision Faster R-CNN's state dict
                                   prefix: str = 'roi_heads.',  # where torchvision's `RoIHeads` keys start
                                   ) -> dict[str, Tensor]:
-    "torchvision's `TwoMLPHead` + `FastRCNNPredictor` as detnb `Shared2FCBBoxHead` keys, background moved last."
+    "torchvision's box (and mask) branch as detnb `Shared2FCBBoxHead` (and `FCNMaskHead`) keys, background moved last."
     names = {'box_head.fc6': 'bbox_head.shared_fcs.0', 'box_head.fc7': 'bbox_head.shared_fcs.1',
              'box_predictor.cls_score': 'bbox_head.fc_cls', 'box_predictor.bbox_pred': 'bbox_head.fc_reg'}
-    converted = {}
+    converted = convert_torchvision_mask_head(state_dict, prefix)  # mask_head.*, when there is a mask branch
     for key, value in state_dict.items():
-        if not key.startswith(prefix): continue
+        if not key.startswith(prefix) or key[len(prefix):].startswith(('mask_head.', 'mask_predictor.')): continue
         module, _, param = key[len(prefix):].rpartition('.')
         if module not in names:
             raise KeyError(f'convert_torchvision_roi_heads: {key!r} is not a key of a TwoMLPHead + FastRCNNPredictor')
         if module == 'box_predictor.cls_score': value = torch.cat([value[1:], value[:1]])  # background last
         if module == 'box_predictor.bbox_pred': value = value[4:]  # no regression for the background
         converted[f'{names[module]}.{param}'] = value
-    if not converted: raise KeyError(f'convert_torchvision_roi_heads: no key under the prefix {prefix!r}')
+    if 'bbox_head.fc_cls.weight' not in converted:
+        raise KeyError(f'convert_torchvision_roi_heads: no box-branch key under the prefix {prefix!r}')
     return converted
