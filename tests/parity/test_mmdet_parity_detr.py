@@ -1,0 +1,238 @@
+"""MMDetection parity for the DETR family: its layers, heads and detectors, with the same weights, give detnb's numbers.
+
+Per component: MMDetection 3.3.0 builds its layer (positional encodings, DETR and Deformable DETR encoders and
+decoders, the heads' losses) from a config, detnb builds its own from the same config, MMDetection's `state_dict`
+loads strictly into detnb's, and the outputs must agree. Per detector: DETR and Deformable DETR (plain, with box
+refinement, two-stage) from MMDetection's own configs with seeded random weights give the same detections in detnb
+from detnb's config of the same name, and the same training losses on one batch.
+
+Needs the `parity` extra (`pip install -e ".[parity]"`); MMDetection runs through `mmdet_shim` (mmcv-lite).
+"""
+from __future__ import annotations
+import copy, os, sys
+from pathlib import Path
+import pytest
+import torch
+
+import importlib.util
+if importlib.util.find_spec('mmdet') is None or importlib.util.find_spec('mmcv') is None:
+    pytest.skip('the parity extra is not installed: pip install -e ".[parity]"', allow_module_level=True)
+sys.path.insert(0, str(Path(__file__).parent))
+from mmdet_shim import import_mmdet  # noqa: E402
+from test_mmdet_parity import IMAGES, match_detections, with_test_scale  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def mmdet():
+    return import_mmdet()
+
+
+def same_weights(theirs: torch.nn.Module, ours: torch.nn.Module) -> None:
+    "Random weights in MMDetection's module, loaded strictly into detnb's."
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in theirs.parameters(): p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    theirs.eval(), ours.eval()
+
+
+FFN_CFG = dict(embed_dims=32, feedforward_channels=64, num_fcs=2, ffn_drop=0.1)
+ATTN_CFG = dict(embed_dims=32, num_heads=4, dropout=0.1, batch_first=True)
+DEFORM_CFG = dict(embed_dims=32, num_heads=4, num_levels=2, num_points=3, batch_first=True)
+
+
+def test_positional_encodings(mmdet):
+    from mmdet.models.layers import SinePositionalEncoding as Theirs, LearnedPositionalEncoding as TheirLearned
+    from mmdet.models.layers.transformer import coordinate_to_encoding as their_encoding
+    from detnb.models.layers.transformer import (SinePositionalEncoding, LearnedPositionalEncoding,
+                                                 coordinate_to_encoding)
+    mask = torch.zeros(2, 7, 9, dtype=torch.bool)
+    mask[1, 5:], mask[1, :, 6:] = True, True
+    for cfg in [dict(num_feats=16), dict(num_feats=16, normalize=True),
+                dict(num_feats=16, normalize=True, offset=-0.5)]:
+        torch.testing.assert_close(SinePositionalEncoding(**cfg)(mask), Theirs(**cfg)(mask), atol=1e-6, rtol=0)
+        x = torch.zeros(2, 3, 7, 9)
+        torch.testing.assert_close(SinePositionalEncoding(**cfg)(None, x), Theirs(**cfg)(None, x), atol=1e-6, rtol=0)
+    theirs, ours = TheirLearned(8, 10, 12), LearnedPositionalEncoding(8, 10, 12)
+    same_weights(theirs, ours)
+    torch.testing.assert_close(ours(mask), theirs(mask))
+    coords = torch.rand(2, 5, 4)
+    torch.testing.assert_close(coordinate_to_encoding(coords, 16), their_encoding(coords, 16))
+    torch.testing.assert_close(coordinate_to_encoding(coords[..., :2], 16), their_encoding(coords[..., :2], 16))
+
+
+def test_detr_transformer(mmdet):
+    from mmdet.models.layers import DetrTransformerEncoder as TheirEncoder, DetrTransformerDecoder as TheirDecoder
+    from detnb.models.layers.transformer import DetrTransformerEncoder, DetrTransformerDecoder
+    enc_cfg = dict(num_layers=2, layer_cfg=dict(self_attn_cfg=ATTN_CFG, ffn_cfg=FFN_CFG))
+    dec_cfg = dict(num_layers=3, layer_cfg=dict(self_attn_cfg=ATTN_CFG, cross_attn_cfg=ATTN_CFG, ffn_cfg=FFN_CFG))
+    pairs = [(TheirEncoder(**copy.deepcopy(enc_cfg)), DetrTransformerEncoder(**enc_cfg)),
+             (TheirDecoder(**copy.deepcopy(dec_cfg)), DetrTransformerDecoder(**dec_cfg))]
+    for theirs, ours in pairs: same_weights(theirs, ours)
+    feat, pos, mask = torch.randn(2, 20, 32), torch.randn(2, 20, 32), torch.zeros(2, 20, dtype=torch.bool)
+    mask[1, 15:] = True
+    (their_enc, our_enc), (their_dec, our_dec) = pairs
+    memory = their_enc(feat, pos, mask)
+    torch.testing.assert_close(our_enc(feat, pos, mask), memory, atol=1e-5, rtol=1e-5)
+    query, query_pos = torch.zeros(2, 6, 32), torch.randn(2, 6, 32)
+    torch.testing.assert_close(our_dec(query, memory, memory, query_pos, pos, mask),
+                               their_dec(query, memory, memory, query_pos, pos, mask), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('reference', ['points', 'boxes', 'refine_points', 'refine_boxes'])
+def test_deformable_detr_transformer(mmdet, reference):
+    from mmdet.models.layers import (DeformableDetrTransformerEncoder as TheirEncoder,
+                                     DeformableDetrTransformerDecoder as TheirDecoder)
+    from detnb.models.layers.transformer import DeformableDetrTransformerEncoder, DeformableDetrTransformerDecoder
+    enc_cfg = dict(num_layers=2, layer_cfg=dict(self_attn_cfg=DEFORM_CFG, ffn_cfg=FFN_CFG))
+    dec_cfg = dict(num_layers=3, post_norm_cfg=None,
+                   layer_cfg=dict(self_attn_cfg=ATTN_CFG, cross_attn_cfg=DEFORM_CFG, ffn_cfg=FFN_CFG))
+    their_enc, our_enc = TheirEncoder(**copy.deepcopy(enc_cfg)), DeformableDetrTransformerEncoder(**enc_cfg)
+    their_dec, our_dec = TheirDecoder(**copy.deepcopy(dec_cfg)), DeformableDetrTransformerDecoder(**dec_cfg)
+    same_weights(their_enc, our_enc), same_weights(their_dec, our_dec)
+    shapes, start = torch.tensor([[6, 8], [3, 4]]), torch.tensor([0, 48])
+    ratios = torch.tensor([[[1., 1.], [1., 1.]], [[0.75, 0.5], [0.75, 0.6667]]])
+    mask = torch.zeros(2, 60, dtype=torch.bool)
+    mask[1, 30:48] = True
+    feat, pos = torch.randn(2, 60, 32), torch.randn(2, 60, 32)
+    levels = dict(spatial_shapes=shapes, level_start_index=start, valid_ratios=ratios)
+    memory = their_enc(feat, pos, mask, **levels)
+    torch.testing.assert_close(our_enc(feat, pos, mask, **levels), memory, atol=1e-5, rtol=1e-5)
+    refs = torch.rand(2, 7, 4 if reference.endswith('boxes') else 2) * 0.8 + 0.1
+    branches = torch.nn.ModuleList([torch.nn.Linear(32, 4) for _ in range(3)]) if 'refine' in reference else None
+    query, query_pos = torch.randn(2, 7, 32), torch.randn(2, 7, 32)
+    theirs = their_dec(query, query_pos, memory, mask, refs, reg_branches=branches, **levels)
+    ours = our_dec(query, query_pos, memory, mask, refs, reg_branches=branches, **levels)
+    for t, o in zip(theirs, ours): torch.testing.assert_close(o, t, atol=1e-5, rtol=1e-5)
+
+
+# (MMDetection config, detnb config): the same name
+DETECTORS = {
+    'detr': 'detr/detr_r50_8xb2-150e_coco.py',
+    'deformable_detr': 'deformable_detr/deformable-detr_r50_16xb2-50e_coco.py',
+    'deformable_detr_refine': 'deformable_detr/deformable-detr-refine_r50_16xb2-50e_coco.py',
+    'deformable_detr_refine_twostage': 'deformable_detr/deformable-detr-refine-twostage_r50_16xb2-50e_coco.py',
+}
+
+
+@pytest.fixture(scope='module')
+def images() -> list:
+    if not all(p.exists() for p in IMAGES): pytest.skip(f'the BCCD and coco128 images are not at {IMAGES}')
+    import cv2
+    return [cv2.imread(str(p)) for p in IMAGES]
+
+
+def seeded_mmdet_model(mmdet, config: str, images: list | None = None):
+    "MMDetection's detector of `config`, seeded; with `images`, a classifier scaled so that the scores spread on them."
+    from mmengine.config import Config as MMConfig
+    from mmdet.apis import inference_detector
+    from mmdet.registry import MODELS
+    cfg = MMConfig.fromfile(os.path.join(os.path.dirname(mmdet.__file__), '.mim', 'configs', config))
+    cfg.test_dataloader.dataset.pipeline = with_test_scale(cfg.test_dataloader.dataset.pipeline)
+    cfg.model.backbone.init_cfg = None  # no ImageNet download: the weights are seeded
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.cfg, model.dataset_meta = cfg, {'classes': tuple(f'class{i}' for i in range(80))}
+    head = model.bbox_head
+    layers = [head.fc_cls] if hasattr(head, 'fc_cls') else list({id(m): m for m in head.cls_branches}.values())
+    g = torch.Generator().manual_seed(0)
+    for layer in layers:
+        layer.weight.data = torch.randn(layer.weight.shape, generator=g) / layer.weight.shape[1] ** 0.5
+        layer.bias.data.zero_()
+    model.eval()
+    if images is None: return model
+    if hasattr(head, 'fc_cls'): return spread_queries(model, images)
+    # the last decoder layer's logits (its classifier's last call); the 100 best of each image within -2..3
+    logits, best = [], []
+    hooks = [layer.register_forward_hook(lambda module, args, out: logits.append(out.detach())) for layer in layers]
+    for image in images:
+        with torch.no_grad(): inference_detector(model, image)
+        best.append(logits[-1].flatten().topk(100).values)
+        logits.clear()
+    for hook in hooks: hook.remove()
+    low, high = min(b[-1] for b in best), max(b[0] for b in best)
+    scale = 5 / (high - low)
+    for layer in layers:
+        layer.weight.data *= scale
+        layer.bias.data.fill_(-2 - scale * low)
+    return model
+
+
+def spread_queries(model, images: list):
+    "DETR at random weights decodes near-identical queries: make them differ, and classify by their differences."
+    from mmdet.apis import inference_detector
+    model.query_embedding.weight.data *= 30  # peaky attention: each query reads other positions
+    hidden = []
+    hook = model.bbox_head.register_forward_hook(lambda module, args, out: hidden.append(args[0][-1].flatten(0, -2)))
+    for image in images:
+        with torch.no_grad(): inference_detector(model, image)
+    hook.remove()
+    hidden = torch.cat(hidden)
+    mean, spread = hidden.mean(0), (hidden - hidden.mean(0)).norm(dim=1).mean()
+    fc_cls = model.bbox_head.fc_cls  # logits of std 2 from the queries' differences only
+    fc_cls.weight.data *= 2 / spread * fc_cls.weight.shape[1] ** 0.5 / fc_cls.weight.norm(dim=1, keepdim=True)
+    fc_cls.bias.data = -fc_cls.weight.data @ mean
+    return model
+
+
+@pytest.mark.parametrize('family', list(DETECTORS))
+def test_detector_parity(family: str, mmdet, images, tmp_path):
+    "The same detections from MMDetection's seeded model and from its checkpoint in detnb's config of the same name."
+    from mmdet.apis import inference_detector
+    from test_mmdet_parity import detnb_detections
+    config, checkpoint = DETECTORS[family], tmp_path / f'{family}.pth'
+    model = seeded_mmdet_model(mmdet, config, images)
+    torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': model.dataset_meta}}, checkpoint)
+    with torch.no_grad(): expected = [inference_detector(model, img).pred_instances for img in images]
+    actual = detnb_detections(config, images, checkpoint)
+    for i, (e, a) in enumerate(zip(expected, actual)):
+        e = dict(bboxes=e.bboxes, scores=e.scores, labels=e.labels)
+        spread = e['scores'].max() - e['scores'].min()
+        assert len(e['scores']) == 100 and spread > 0.05, f'{family} image {i}: scores within {spread:.3f}'
+        assert len(a['scores']) == 100, f'{family} image {i}: detnb {len(a["scores"])} detections'
+        rows, cols = match_detections(e, a)
+        assert torch.equal(a['labels'][cols], e['labels'][rows]), f'{family} image {i}: labels differ'
+        torch.testing.assert_close(a['scores'][cols], e['scores'][rows], atol=1e-4, rtol=0)
+        torch.testing.assert_close(a['bboxes'][cols], e['bboxes'][rows], atol=1e-2, rtol=0)
+
+
+def loss_batch(mmdet_samples: bool):
+    "Two padded images (different sizes) with boxes, as detnb's or MMDetection's data samples."
+    if mmdet_samples:
+        from mmdet.structures import DetDataSample
+        from mmengine.structures import InstanceData
+    else:
+        from detnb.structures import DetDataSample, InstanceData
+    g = torch.Generator().manual_seed(1)
+    inputs = torch.randn(2, 3, 160, 224, generator=g)
+    samples = []
+    for (h, w), n in [((160, 200), 3), ((128, 224), 5)]:
+        xy = torch.rand(n, 2, generator=g) * torch.tensor([w * 0.6, h * 0.6])
+        wh = torch.rand(n, 2, generator=g) * torch.tensor([w * 0.35, h * 0.35]) + 8
+        gt = InstanceData(bboxes=torch.cat([xy, xy + wh], 1), labels=torch.randint(0, 80, (n,), generator=g))
+        samples.append(DetDataSample(metainfo=dict(img_shape=(h, w), batch_input_shape=(160, 224), ori_shape=(h, w),
+                                                   scale_factor=(1., 1.)), gt_instances=gt))
+    return inputs, samples
+
+
+@pytest.mark.parametrize('family', list(DETECTORS))
+def test_loss_parity(family: str, mmdet, tmp_path):
+    "The same training losses, every decoder layer's and the encoder's, on one padded batch (no dropout)."
+    from detnb.config import Config
+    from detnb.registry import MODELS
+    theirs = seeded_mmdet_model(mmdet, DETECTORS[family])
+    ours = MODELS.build(Config.fromfile(f'detnb::{DETECTORS[family]}').model)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    for model in (theirs, ours):
+        model.train()
+        for m in model.modules():  # no dropout: of the outputs (modules) nor of the attention weights (an attribute)
+            if isinstance(m, torch.nn.Dropout): m.p = 0.0
+            if isinstance(m, torch.nn.MultiheadAttention): m.dropout = 0.0
+    inputs, samples = loss_batch(mmdet_samples=True)
+    expected = theirs.loss(inputs, samples)
+    actual = ours.loss(*loss_batch(mmdet_samples=False))
+    assert list(actual) == list(expected)
+    for key in expected:  # MMDetection's classification losses are (1,) where its normalizer is synchronized
+        torch.testing.assert_close(actual[key].reshape(-1), expected[key].reshape(-1), atol=1e-4, rtol=1e-4,
+                                   msg=lambda m: f'{key}: {m}')
