@@ -343,7 +343,7 @@ class DefaultOptimWrapperConstructor:
     def param_settings(self, model: nn.Module) -> list[tuple[str, nn.Parameter, dict]]:
         "`(name, parameter, settings)` for each parameter of `model`, in order; shared ones as `bypass_duplicate` says."
         seen, out = {}, []
-        for prefix, module in _unwrap(model).named_modules(remove_duplicate=False):
+        for prefix, module in _unwrap(model).named_modules():
             for short_name, param in module.named_parameters(recurse=False):
                 name = f'{prefix}.{short_name}' if prefix else short_name
                 if id(param) in seen:
