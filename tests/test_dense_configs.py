@@ -19,7 +19,27 @@ def test_dense_configs_shipped():
 
 def one_stage(name: str) -> bool:
     cfg = Config.fromfile(f'detnb::{name}')
-    return 'model' in cfg and 'bbox_head' in cfg.model
+    return 'model' in cfg and 'bbox_head' in cfg.model and 'DETR' not in cfg.model.bbox_head.type
+
+
+def detr(name: str) -> bool:
+    cfg = Config.fromfile(f'detnb::{name}')
+    return 'model' in cfg and 'DETR' in cfg.model.get('bbox_head', {}).get('type', '')
+
+
+@pytest.mark.parametrize('name', [c for c in CONFIGS if detr(c)])
+def test_detr_config_builds_and_runs(name):
+    "DETR-style configs: `tensor` mode gives class logits and normalized boxes per decoder layer and query."
+    cfg = Config.fromfile(f'detnb::{name}')
+    model = MODELS.build(cfg.model).eval()
+    torch.manual_seed(0)
+    data = model.data_preprocessor(dict(inputs=[torch.randint(0, 256, (3, 120, 150), dtype=torch.uint8)]))
+    with torch.no_grad(): cls_scores, boxes = model(data['inputs'], mode='tensor')[:2]
+    layers = cfg.model.decoder.num_layers
+    queries = cfg.model.get('num_queries', None) or cfg.model.bbox_head.get('num_query', None)
+    assert cls_scores.shape[:2] == (layers, 1) and boxes.shape[:2] == (layers, 1) and boxes.shape[-1] == 4
+    if queries and not cfg.model.get('as_two_stage', False): assert cls_scores.shape[2] == queries
+    assert torch.isfinite(cls_scores).all() and ((boxes >= 0) & (boxes <= 1)).all()
 
 
 @pytest.mark.parametrize('name', [c for c in CONFIGS if one_stage(c)])
@@ -51,7 +71,7 @@ def test_two_stage_config_builds_and_runs(name):
     model = MODELS.build(cfg.model).eval()
     torch.manual_seed(0)
     data = model.data_preprocessor(dict(inputs=[torch.randint(0, 256, (3, 120, 150), dtype=torch.uint8)]))
-    with torch.no_grad(): rpn_cls, rpn_reg, roi_cls, roi_reg = model(data['inputs'], mode='tensor')
+    with torch.no_grad(): rpn_cls, rpn_reg, roi_cls, roi_reg, *masks = model(data['inputs'], mode='tensor')
     num_levels = len(cfg.model.rpn_head.anchor_generator.strides)
     assert len(rpn_cls) == len(rpn_reg) == num_levels
     num_classes = cfg.model.roi_head.bbox_head.num_classes

@@ -88,10 +88,11 @@ class DetectionTransformer(SingleStageDetector):
         "`hidden_states` (and `references`) for the head."
 
 # %% ../../../nbs/models/detectors/04_detr.ipynb #97504073
-def padding_masks(batch_data_samples: Sequence[DetDataSample],  # their `img_shape` and `batch_input_shape`
+def padding_masks(batch_data_samples: Sequence[DetDataSample] | None,  # `img_shape`, `batch_input_shape`
                   size: tuple[int, int] | None = None,  # (h, w) of a feature map; None: the input's size
                  ) -> Tensor | None:  # (B, h, w) bool, True at padding; None when no image is padded
     "The padding of each image of the batch, resized to a feature map; None when there is none."
+    if not batch_data_samples: return None  # `tensor` mode on a bare batch: nothing known to be padding
     H, W = batch_data_samples[0].batch_input_shape
     shapes = torch.tensor([s.img_shape[:2] for s in batch_data_samples])
     if (shapes == torch.tensor([H, W])).all(): return None
