@@ -23,7 +23,7 @@ that the peak follows the live tensors; not timed). The two sides of a compariso
 best of the repeats is kept for each (the machine may be shared). The RoI samplers are random: every child seeds
 torch the same way, but the two sides draw differently (the same counts: 256 anchors and 512 RoIs per image).
 
-    python bench/two_stage_vs_torchvision.py [--size 640x960] [--threads 2] [--repeats 2]
+    python bench/two_stage_vs_torchvision.py [--size 512x768] [--threads 2] [--repeats 2]
                                              [--models faster_rcnn mask_rcnn] [--modes infer train]
 """
 import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
