@@ -47,6 +47,7 @@ def md_words(text: str) -> str:
     "The words a markdown paragraph shows, as `words` finds them on the page."
     text = re.sub(r'^\s*(```|~~~).*$', ' ', text, flags=re.M)  # code fences and their language
     text = re.sub(r'(`+)(.+?)\1', lambda m: f' {html.escape(m[2])} ', text, flags=re.S)  # `<split>`s: text, a word
+    text = re.sub(r'!\[[^\]]*\]\([^)]*\)', ' ', text)  # a picture's alt text is not shown as text (a Colab badge)
     return words(re.sub(r'\]\([^)]*\)', ']', text))  # link targets are not shown
 
 
