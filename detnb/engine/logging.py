@@ -18,7 +18,7 @@ from ..registry import LOG_PROCESSORS
 # %% auto #0
 __all__ = ['LOG_FORMAT', 'FILE_ONLY', 'ConsoleFilter', 'build_logger', 'console_filter', 'collect_env', 'format_env',
            'HistoryBuffer', 'MessageHub', 'process_memory_mb', 'system_memory_mb', 'peak_memory_mb', 'LogProcessor',
-           'is_terminal', 'ProgressBar', 'progress_bar']
+           'is_terminal', 'is_jupyter_stream', 'ProgressBar', 'progress_bar']
 
 # %% ../../nbs/engine/07_logging.ipynb #dc825d5f
 LOG_FORMAT = '%(asctime)s - detnb - %(levelname)s - %(message)s'
@@ -237,13 +237,17 @@ def is_terminal(file: TextIO | None = None) -> bool:
     out = file or sys.stdout
     return bool(getattr(out, 'isatty', None) and out.isatty())
 
+def is_jupyter_stream(file: TextIO | None = None) -> bool:
+    "Whether `file` (None: stdout) is a Jupyter kernel's output, which also redraws a line after `\\r` in place."
+    return type(file or sys.stdout).__module__.startswith('ipykernel.')
+
 class ProgressBar:
     "A text progress bar over `total` tasks, redrawn in place on a terminal or in Jupyter, else every 10%."
     def __init__(self, total: int, width: int = 30, file: TextIO | None = None,
                  desc: str = ''):  # written before the bar, e.g. 'epoch 1/12'
         self.total, self.width, self.file, self.desc = total, width, file, desc
         self.done, self.start, self._next_print = 0, time.perf_counter(), 0.1
-        self.in_place = 'ipykernel' in sys.modules or is_terminal(file)
+        self.in_place = is_jupyter_stream(file) or is_terminal(file)
         self._drawn = 0  # characters of the bar on the current line (in place), 0 when the line is clear
 
     def line(self) -> str:
