@@ -18,10 +18,10 @@ from ..base_module import BaseModule
 
 # %% auto #0
 __all__ = ['WINOGRAD_MIN_PIXELS', 'WINOGRAD_MIN_MACS', 'WINOGRAD_MIN_TRAIN_MACS', 'WINOGRAD_MAX_CHANNEL_PAIRS',
-           'WINOGRAD_MIN_CHANNELS_LAST_OUT', 'winograd_env_override', 'set_winograd', 'winograd_applies',
-           'WinogradConvFunction', 'conv2d', 'Conv2d', 'build_conv_layer', 'build_norm_layer', 'build_activation_layer',
-           'norm_attribute_name', 'frozen_norm_affine', 'FoldedConvFunction', 'conv_norm', 'sequential_conv_norm',
-           'ConvModule']
+           'WINOGRAD_MIN_CHANNELS_LAST_OUT', 'WINOGRAD_MAX_STRIP_PIXELS', 'winograd_env_override', 'set_winograd',
+           'winograd_applies', 'WinogradConvFunction', 'conv2d', 'Conv2d', 'build_conv_layer', 'build_norm_layer',
+           'build_activation_layer', 'norm_attribute_name', 'frozen_norm_affine', 'FoldedConvFunction', 'conv_norm',
+           'sequential_conv_norm', 'ConvModule']
 
 # %% ../../../nbs/models/layers/00_conv.ipynb #2da73afb
 WINOGRAD_MIN_PIXELS = 48 * 48  # smaller maps: NNPACK's per-call filter transform costs more than it saves
@@ -29,6 +29,7 @@ WINOGRAD_MIN_MACS = 2e8  # multiply-adds of the direct convolution below which i
 WINOGRAD_MIN_TRAIN_MACS = 2e9  # the same in training, where only the forward pass and the input gradient gain
 WINOGRAD_MAX_CHANNEL_PAIRS = 256 * 256  # NNPACK keeps a workspace of 64 floats per (input, output) channel pair
 WINOGRAD_MIN_CHANNELS_LAST_OUT = 256  # output channels that pay for copying a channels-last input to NCHW
+WINOGRAD_MAX_STRIP_PIXELS = 96 * 96  # output pixels per NNPACK call: its workspace grows ~3.3 KB a pixel and stays
 
 def _nnpack_ready() -> bool:
     "NNPACK is built in and initialized: the one call of the private `torch._nnpack_available`, which initializes it."
@@ -77,10 +78,21 @@ def winograd_applies(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1,
     return pixels >= WINOGRAD_MIN_PIXELS and pixels * pairs * 9 >= min_macs and pairs <= WINOGRAD_MAX_CHANNEL_PAIRS
 
 def _nnpack_conv(x: Tensor, weight: Tensor, bias: Tensor | None, padding: list[int]) -> Tensor:
-    "NNPACK's convolution of a batch, image by image (its batch variant is slower); a channels-last batch is copied."
+    "NNPACK's convolution of a batch, image by image and strip by strip of rows; a channels-last batch is copied."
     x, weight = x.contiguous(), weight.contiguous()
-    outs = [_nnpack_image_conv(image[None], weight, bias, padding) for image in x]
-    return outs[0] if len(outs) == 1 else torch.cat(outs)
+    (n, _, h, w), (pad_h, pad_w) = x.shape, padding
+    out_h, out_w = h + 2 * pad_h - 2, w + 2 * pad_w - 2
+    rows = max(1, WINOGRAD_MAX_STRIP_PIXELS // out_w)  # output rows per call
+    if n == 1 and rows >= out_h: return _nnpack_image_conv(x, weight, bias, padding)
+    out = x.new_empty(n, weight.shape[0], out_h, out_w)  # each call's output is copied in and freed
+    for top in range(0, out_h, rows):
+        bottom = min(top + rows, out_h)
+        first, last = top - pad_h, bottom - pad_h + 2  # the input rows these output rows read; zeros outside
+        strip = x[:, :, max(first, 0):min(last, h)]
+        if first < 0 or last > h: strip = F.pad(strip, (0, 0, max(-first, 0), max(last - h, 0)))
+        for i in range(n):
+            out[i, :, top:bottom] = _nnpack_image_conv(strip[i:i + 1].contiguous(), weight, bias, [0, pad_w])[0]
+    return out
 
 class WinogradConvFunction(torch.autograd.Function):
     "A 3x3, stride-1, padding-1 convolution whose forward pass and input gradient run NNPACK's Winograd kernel."
