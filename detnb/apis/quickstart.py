@@ -34,7 +34,7 @@ GOAL_MAP = 0.7  # COCO bbox mAP@[.5:.95] on the validation split
 GOAL_SECONDS = 300  # end to end, on 2 CPU cores
 
 def compress_schedule(cfg: Config, max_epochs: int) -> Config:
-    "Train for `max_epochs` epochs, with the epoch-based parameter schedulers scaled to fit (in place; returns `cfg`)."
+    "Train for `max_epochs` epochs, epoch-based schedulers and recipe switches scaled to fit (in place; returns `cfg`)."
     if max_epochs < 1: raise ValueError(f'max_epochs must be at least 1, got {max_epochs}')
     old = cfg.train_cfg.get('max_epochs')
     if old is None: raise KeyError(f'train_cfg has no max_epochs (an iteration-based loop?): {dict(cfg.train_cfg)}')
@@ -43,11 +43,20 @@ def compress_schedule(cfg: Config, max_epochs: int) -> Config:
     schedulers = cfg.get('param_scheduler') or []
     for scheduler in [schedulers] if isinstance(schedulers, Mapping) else schedulers:
         if not scheduler.get('by_epoch', True): continue
-        for key in ('begin', 'end', 'T_max'):
+        for key in ('begin', 'end'):
             if key in scheduler: scheduler[key] = scale(scheduler[key])
         if 'milestones' in scheduler: scheduler['milestones'] = [scale(m) for m in scheduler['milestones']]
         begin = scheduler.get('begin', 0)
         if 'end' in scheduler and scheduler['end'] <= begin: scheduler['end'] = begin + 1
+        if 'T_max' in scheduler:  # the period of a cosine spans its (scaled) bounds
+            scheduler['T_max'] = scheduler['end'] - begin if 'end' in scheduler else max(1, scale(scheduler['T_max']))
+    for hook in cfg.get('custom_hooks') or []:  # the epochs where a recipe changes its data or its losses
+        if hook.get('type') == 'PipelineSwitchHook':
+            hook['switch_epoch'] = min(scale(hook['switch_epoch']), max_epochs - 1)
+        if hook.get('type') == 'YOLOXModeSwitchHook':
+            hook['num_last_epochs'] = max(1, round(hook.get('num_last_epochs', 15) * max_epochs / old))
+    if cfg.train_cfg.get('dynamic_intervals'):
+        cfg.train_cfg.dynamic_intervals = [(scale(e), interval) for e, interval in cfg.train_cfg.dynamic_intervals]
     cfg.train_cfg.max_epochs = max_epochs
     cfg.train_cfg.val_interval = min(cfg.train_cfg.get('val_interval', 1), max_epochs)
     return cfg
