@@ -405,8 +405,9 @@ class EMAHook(Hook):
         self.strict_load, self.begin_iter, self.begin_epoch = strict_load, begin_iter, begin_epoch
 
     def before_run(self, runner) -> None:
-        self.src_model = unwrap_model(runner.model)
-        self.ema_model = MODELS.build(self.ema_cfg, model=self.src_model)
+        model = unwrap_model(runner.model)
+        if getattr(self, 'src_model', None) is model: return  # a second run (`val` after `train`) keeps the average
+        self.src_model, self.ema_model = model, MODELS.build(self.ema_cfg, model=model)
 
     def before_train(self, runner) -> None:
         if self.begin_epoch > runner.max_epochs or self.begin_iter > runner.max_iters:
