@@ -71,8 +71,11 @@ def test_two_stage_config_builds_and_runs(name):
     model = MODELS.build(cfg.model).eval()
     torch.manual_seed(0)
     data = model.data_preprocessor(dict(inputs=[torch.randint(0, 256, (3, 120, 150), dtype=torch.uint8)]))
-    with torch.no_grad(): rpn_cls, rpn_reg, roi_cls, roi_reg, *masks = model(data['inputs'], mode='tensor')
-    num_levels = len(cfg.model.rpn_head.anchor_generator.strides)
+    with torch.no_grad(): outs = model(data['inputs'], mode='tensor')
+    rpn = cfg.model.rpn_head  # an RPN head (scores, deltas), or an FCOS head serving as one (and centre-ness)
+    rpn_cls, rpn_reg = outs[:2]
+    roi_cls, roi_reg, *masks = outs[3 if rpn.type == 'FCOSHead' else 2:]
+    num_levels = len(rpn.get('strides', None) or rpn.anchor_generator.strides)
     assert len(rpn_cls) == len(rpn_reg) == num_levels
     num_classes = cfg.model.roi_head.bbox_head.num_classes
     assert roi_cls.shape[-1] == num_classes + 1 and roi_reg.shape[-1] == 4 * num_classes
@@ -116,7 +119,7 @@ def test_a_misspelled_override_names_the_key():
     assert cfg.optim_wraper == dict(optimizer=dict(lr=0.5)) and cfg.optim_wrapper.optimizer.lr == 0.002
 
 
-@pytest.mark.parametrize('name', [c for c in DENSE if c.endswith('_bccd.py')])
+@pytest.mark.parametrize('name', [c for c in CONFIGS if c.endswith('_bccd.py')])
 def test_bccd_datasets_build(name, shared_data):
     bccd = shared_data / 'bccd' / 'BCCD'
     if not (bccd / 'ImageSets' / 'Main' / 'train.txt').is_file(): pytest.skip(f'BCCD not found at {bccd}')

@@ -136,10 +136,12 @@ def _config_dataset_meta(cfg: Mapping) -> dict:
     return meta
 
 def head_num_classes(model: nn.Module) -> int | None:
-    "The number of classes the model's heads predict: the first integer `num_classes` not of an RPN head; else None."
+    "The number of classes the model's heads predict: the first integer `num_classes` outside its RPN; else None."
+    rpn = getattr(model, 'rpn_head', None)  # an RPN head, or a one-stage head (one class) serving as the RPN
+    inside_rpn = set(rpn.modules()) if isinstance(rpn, nn.Module) else set()
     for module in model.modules():
         n = getattr(module, 'num_classes', None)
-        if isinstance(n, int) and 'RPN' not in type(module).__name__: return n
+        if isinstance(n, int) and module not in inside_rpn and 'RPN' not in type(module).__name__: return n
     return None
 
 def _checkpoint_names(checkpoint: str | os.PathLike) -> dict:
