@@ -152,6 +152,38 @@ class BBoxHead(BaseModule):
             return [InstanceData(bboxes=b, scores=s) for b, s in zip(bboxes.split(counts), scores.split(counts))]
         return multiclass_nms(bboxes, scores, img_ids, num_imgs, rcnn_test_cfg)
 
+    def regress_by_class(self,
+                         priors: Tensor,  # (n, 4) boxes the deltas are relative to
+                         labels: Tensor,  # (n,) class whose deltas move each box (unused when class-agnostic)
+                         bbox_pred: Tensor,  # (n, 4 C) or (n, 4) deltas
+                         max_shape: Tensor | Sequence | None = None,  # (h, w), or one (h, w) per box, to clip to
+                        ) -> Tensor:
+        "(n, 4) boxes: each prior moved by its deltas of class `labels` (Cascade R-CNN's refinement)."
+        if len(priors) == 0: return bbox_pred.new_zeros(0, 4)
+        if not self.reg_class_agnostic:
+            bbox_pred = bbox_pred.view(len(bbox_pred), self.num_classes, 4)[
+                torch.arange(len(bbox_pred), device=bbox_pred.device), labels]
+        return self.bbox_coder.decode(priors, bbox_pred, max_shape=max_shape)
+
+    def refine_bboxes(self,
+                      sampling_results: Sequence[SamplingResult],  # the sampling that laid out `rois`
+                      rois: Tensor,  # (N, 5) the sampled RoIs of all images, `bbox2roi` of their priors
+                      cls_score: Tensor,  # (N, C + 1) logits
+                      bbox_pred: Tensor,  # (N, 4 C) or (N, 4) deltas
+                      batch_img_metas: Sequence[Mapping],  # `img_shape` of each image, to clip to
+                     ) -> list[InstanceData]:
+        "The next stage's proposals: each image's sampled RoIs regressed, the ground-truth boxes added left out."
+        img_ids = rois[:, 0].long()
+        labels = cls_score[:, :self.num_classes].argmax(1)  # a negative is moved as the class it looks like
+        is_pos = torch.cat([torch.arange(r.num_pos + r.num_neg, device=rois.device) < r.num_pos
+                            for r in sampling_results])
+        labels[is_pos] = torch.cat([r.pos_gt_labels for r in sampling_results]).to(labels)
+        bboxes = self.regress_by_class(rois[:, 1:], labels, bbox_pred,
+                                       _img_shapes(batch_img_metas, rois.device)[img_ids])
+        keep = ~torch.cat([torch.cat([r.pos_is_gt, r.pos_is_gt.new_zeros(r.num_neg)]) for r in sampling_results])
+        counts = torch.bincount(img_ids[keep], minlength=len(batch_img_metas)).tolist()
+        return [InstanceData(bboxes=b) for b in bboxes[keep].split(counts)]
+
 # %% ../../../nbs/models/roi_heads/01_bbox_heads.ipynb #0df01992
 @MODELS.register_module()
 class ConvFCBBoxHead(BBoxHead):

@@ -176,7 +176,9 @@ class FCNMaskHead(BaseModule):
                         results_list: Sequence[InstanceData],  # each image's detections (boxes in input pixels)
                         batch_img_metas: Sequence[Mapping],  # img_shape; ori_shape and scale_factor to rescale
                         rcnn_test_cfg: Mapping | None,  # mask_thr_binary; mask_paste 'mmdet' (default) or 'torchvision'
-                        rescale: bool = False) -> list[InstanceData]:
+                        rescale: bool = False,
+                        activate_map: bool = False,  # `mask_preds` are probabilities already (Cascade R-CNN's mean)
+                       ) -> list[InstanceData]:
         "Each image's detections with `masks` (num_det, H, W): probabilities pasted into the image and thresholded."
         if not rcnn_test_cfg or 'mask_thr_binary' not in rcnn_test_cfg:
             raise KeyError('FCNMaskHead: test_cfg (rcnn) needs mask_thr_binary, e.g. mask_thr_binary=0.5')
@@ -186,7 +188,8 @@ class FCNMaskHead(BaseModule):
         counts = [len(r) for r in results_list]
         labels = torch.cat([r.labels for r in results_list]) if len(results_list) else mask_preds.new_zeros(0).long()
         channel = torch.zeros_like(labels) if self.class_agnostic else labels
-        probs = mask_preds[torch.arange(len(labels), device=labels.device), channel].sigmoid()
+        probs = mask_preds[torch.arange(len(labels), device=labels.device), channel]
+        if not activate_map: probs = probs.sigmoid()
         if rescale: factors = _scale_factors(batch_img_metas, mask_preds.device)
         results = []
         for i, (res, prob, meta) in enumerate(zip(results_list, probs.split(counts), batch_img_metas)):

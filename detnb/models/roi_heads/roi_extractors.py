@@ -15,7 +15,7 @@ from ...registry import MODELS
 from ..base_module import BaseModule
 
 # %% auto #0
-__all__ = ['RoIAlign', 'RoIPool', 'SingleRoIExtractor']
+__all__ = ['RoIAlign', 'RoIPool', 'roi_rescale', 'BaseRoIExtractor', 'SingleRoIExtractor', 'GenericRoIExtractor']
 
 # %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #b19afb19
 def _pair(size: int | Sequence[int]) -> tuple[int, int]:
@@ -60,18 +60,24 @@ class RoIPool(nn.Module):
 
     def extra_repr(self) -> str: return f'output_size={self.output_size}, spatial_scale={self.spatial_scale}'
 
+# %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #58e3f374
+def roi_rescale(rois: Tensor,  # (n, 5) RoIs (batch index, x1, y1, x2, y2)
+                scale_factor: float,  # width and height multiplier
+               ) -> Tensor:
+    "The RoIs with width and height times `scale_factor` about their centres (the batch index unchanged)."
+    centre, half = (rois[:, 1:3] + rois[:, 3:5]) * 0.5, (rois[:, 3:5] - rois[:, 1:3]) * (scale_factor * 0.5)
+    return torch.cat([rois[:, :1], centre - half, centre + half], 1)
+
 # %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #518b8356
-@MODELS.register_module()
-class SingleRoIExtractor(BaseModule):
-    "Pools each RoI from the one pyramid level its size selects (Lin et al., Feature Pyramid Networks, CVPR 2017)."
+class BaseRoIExtractor(BaseModule):
+    "What the RoI extractors share: one `roi_layer` per pyramid level, at spatial scale 1 / its stride."
     def __init__(self,
                  roi_layer: dict,  # e.g. dict(type='RoIAlign', output_size=7, sampling_ratio=0)
-                 out_channels: int,  # channels of the feature maps (and of the pooled features)
+                 out_channels: int,  # channels of the pooled features
                  featmap_strides: Sequence[int],  # stride of each level the RoIs are pooled from
-                 finest_scale: int = 56,  # RoIs of scale below 2 * finest_scale go to the first level
                  init_cfg: dict | list[dict] | None = None):
         super().__init__(init_cfg)
-        self.out_channels, self.featmap_strides, self.finest_scale = out_channels, list(featmap_strides), finest_scale
+        self.out_channels, self.featmap_strides = out_channels, list(featmap_strides)
         self.roi_layers = nn.ModuleList([MODELS.build({**roi_layer, 'spatial_scale': 1 / s}) for s in featmap_strides])
 
     @property
@@ -79,19 +85,82 @@ class SingleRoIExtractor(BaseModule):
         "The number of feature levels the extractor reads (the first ones of the pyramid)."
         return len(self.featmap_strides)
 
+    def check_inputs(self, feats: Sequence[Tensor]) -> None:
+        "A clear error when the number of feature maps is not the number of `featmap_strides`."
+        if len(feats) != self.num_inputs:
+            raise ValueError(f'{type(self).__name__}: {len(feats)} feature maps for {self.num_inputs} featmap_strides')
+
+@MODELS.register_module()
+class SingleRoIExtractor(BaseRoIExtractor):
+    "Pools each RoI from the one pyramid level its size selects (Lin et al., Feature Pyramid Networks, CVPR 2017)."
+    def __init__(self,
+                 roi_layer: dict,  # e.g. dict(type='RoIAlign', output_size=7, sampling_ratio=0)
+                 out_channels: int,  # channels of the feature maps (and of the pooled features)
+                 featmap_strides: Sequence[int],  # stride of each level the RoIs are pooled from
+                 finest_scale: int = 56,  # RoIs of scale below 2 * finest_scale go to the first level
+                 init_cfg: dict | list[dict] | None = None):
+        super().__init__(roi_layer, out_channels, featmap_strides, init_cfg)
+        self.finest_scale = finest_scale
+
     def map_roi_levels(self, rois: Tensor, num_levels: int) -> Tensor:
         "The level (n,) of each RoI: floor(log2(sqrt(w h) / finest_scale + 1e-6)), clamped to [0, num_levels - 1]."
         scale = ((rois[:, 3] - rois[:, 1]) * (rois[:, 4] - rois[:, 2])).clamp(min=0).sqrt()
         return torch.floor(torch.log2(scale / self.finest_scale + 1e-6)).clamp(0, num_levels - 1).long()
 
-    def forward(self, feats: Sequence[Tensor], rois: Tensor) -> Tensor:
+    def forward(self,
+                feats: Sequence[Tensor],  # the first `num_inputs` levels of the pyramid, (B, C, H_l, W_l) each
+                rois: Tensor,  # (n, 5) RoIs
+                roi_scale_factor: float | None = None,  # pool the RoIs enlarged by this factor, from their own level
+               ) -> Tensor:
         "(n, out_channels, h, w) features of the (n, 5) `rois`, each pooled from its level of `feats`."
-        if len(feats) != self.num_inputs:
-            raise ValueError(f'SingleRoIExtractor: {len(feats)} feature maps for {self.num_inputs} featmap_strides')
+        self.check_inputs(feats)
+        levels = self.map_roi_levels(rois, len(feats))  # the level of the RoI as given, before any rescaling
+        if roi_scale_factor is not None: rois = roi_rescale(rois, roi_scale_factor)
         if len(feats) == 1: return self.roi_layers[0](feats[0], rois)
-        levels = self.map_roi_levels(rois, len(feats))
         roi_feats = feats[0].new_zeros(len(rois), feats[0].shape[1], *self.roi_layers[0].output_size)
         for level, (feat, layer) in enumerate(zip(feats, self.roi_layers)):
             inds = (levels == level).nonzero().squeeze(1)
             if len(inds): roi_feats[inds] = layer(feat, rois[inds])
         return roi_feats
+
+# %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #b599f0b7
+@MODELS.register_module()
+class GenericRoIExtractor(BaseRoIExtractor):
+    "Pools each RoI from every pyramid level, then sums or concatenates (Rossi et al., GRoIE, ICPR 2020)."
+    def __init__(self,
+                 roi_layer: dict,  # e.g. dict(type='RoIAlign', output_size=7, sampling_ratio=2)
+                 out_channels: int,  # channels of the aggregated features: C ('sum') or the levels' sum ('concat')
+                 featmap_strides: Sequence[int],  # stride of each level the RoIs are pooled from
+                 aggregation: str = 'sum',  # 'sum' or 'concat' (along channels)
+                 pre_cfg: dict | None = None,  # a module applied to each level's pooled features, e.g. a ConvModule
+                 post_cfg: dict | None = None,  # a module applied to the aggregated features
+                 init_cfg: dict | list[dict] | None = None):
+        super().__init__(roi_layer, out_channels, featmap_strides, init_cfg)
+        if aggregation not in ('sum', 'concat'):
+            raise ValueError(f"GenericRoIExtractor: aggregation must be 'sum' or 'concat', got {aggregation!r}")
+        self.aggregation = aggregation
+        if pre_cfg is not None: self.pre_module = MODELS.build(pre_cfg)
+        if post_cfg is not None: self.post_module = MODELS.build(post_cfg)
+
+    @property
+    def with_pre(self) -> bool: return hasattr(self, 'pre_module')
+
+    @property
+    def with_post(self) -> bool: return hasattr(self, 'post_module')
+
+    def forward(self,
+                feats: Sequence[Tensor],  # the first `num_inputs` levels of the pyramid, (B, C, H_l, W_l) each
+                rois: Tensor,  # (n, 5) RoIs
+                roi_scale_factor: float | None = None,  # pool the RoIs enlarged by this factor
+               ) -> Tensor:
+        "(n, out_channels, h, w) features of the (n, 5) `rois`, pooled from every level of `feats` and aggregated."
+        self.check_inputs(feats)
+        if len(rois) == 0: return feats[0].new_zeros(0, self.out_channels, *self.roi_layers[0].output_size)
+        if roi_scale_factor is not None: rois = roi_rescale(rois, roi_scale_factor)
+        pooled = [layer(feat, rois) for feat, layer in zip(feats, self.roi_layers)]
+        if self.with_pre: pooled = [self.pre_module(p) for p in pooled]
+        roi_feats = sum(pooled[1:], pooled[0]) if self.aggregation == 'sum' else torch.cat(pooled, 1)
+        if roi_feats.shape[1] != self.out_channels:
+            raise ValueError(f'GenericRoIExtractor: {self.aggregation} of the levels has {roi_feats.shape[1]} '
+                             f'channels, out_channels is {self.out_channels}')
+        return self.post_module(roi_feats) if self.with_post else roi_feats

@@ -28,7 +28,7 @@ def _clip_to_shape(bboxes: Tensor,  # (..., 4 * k) boxes, x1 y1 x2 y2 repeated k
     if shape.shape[0] != bboxes.shape[0]:
         raise ValueError(f'max_shape: {shape.shape[0]} image shapes for a batch of {bboxes.shape[0]}')
     upper = shape[:, [1, 0]].tile(bboxes.shape[-1] // 2)  # (w, h) once per corner, one row per image
-    return torch.minimum(bboxes.clamp(min=0), upper.view(shape.shape[0], *([1] * (bboxes.ndim - 2)), -1))
+    return torch.minimum(bboxes.clamp(min=0), upper.view(shape.shape[0], *([1] * (bboxes.ndim - 2)), upper.shape[-1]))
 
 # %% ../../../nbs/models/task_modules/01_coders.ipynb #c75c5385
 def _check_boxes(name: str, *tensors: Tensor, size: int = 4) -> None:
