@@ -25,7 +25,7 @@ from .detectors.two_stage import (TV_FASTER_RCNN_SETTINGS, convert_torchvision_f
 
 # %% auto #0
 __all__ = ['SETTING_NAMES', 'TORCHVISION_MEAN', 'TORCHVISION_STD', 'TORCHVISION_COCO_CATEGORIES', 'TORCHVISION_COCO_IDS',
-           'CONFIG_BASES', 'CONVERTERS', 'torchvision_strides', 'TorchvisionAnchorGenerator',
+           'CONFIG_BASES', 'CONVERTERS', 'FROZEN_BN_ZERO_EPS', 'torchvision_strides', 'TorchvisionAnchorGenerator',
            'TorchvisionPointGenerator', 'FrozenBatchNorm2d', 'torchvision_settings', 'coco_classifier',
            'convert_torchvision_retinanet', 'convert_torchvision_fcos', 'coco_rcnn_classes',
            'torchvision_rcnn_settings', 'convert_torchvision_rcnn', 'import_torchvision_detector']
@@ -211,19 +211,23 @@ def _backbone_neck_cfg(depth: int, bn_eps: float, frozen_stages: int) -> tuple[d
                 relu_before_extra_convs=True, num_outs=5)
     return backbone, neck
 
-CONFIG_BASES = ['detnb::_base_/datasets/coco_detection.py', 'detnb::_base_/default_runtime.py']
+# the dataset, the 1x schedule (train, val and test loops) and the runtime, as every shipped config: a whole config
+CONFIG_BASES = ['detnb::_base_/datasets/coco_detection.py', 'detnb::_base_/schedules/schedule_1x.py',
+                'detnb::_base_/default_runtime.py']
 
 def _test_data(settings: Mapping, num_classes: int, with_mask: bool = False) -> dict:
-    "The config's test side: COCO's dataset and metric, torchvision's resize, and numbered classes if not COCO's."
+    "The config's data: COCO's, torchvision's resize at test time, and numbered classes if not COCO's."
     pipeline = [dict(type='LoadImageFromFile'),
                 dict(type='TorchvisionResize', min_size=settings['min_size'], max_size=settings['max_size']),
                 dict(type='LoadAnnotations', with_bbox=True, with_mask=with_mask),  # after the resize: the originals
                 dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))]
     dataset = dict(pipeline=pipeline)
-    if num_classes != len(COCO_CLASSES): dataset['metainfo'] = dict(classes=tuple(str(i) for i in range(num_classes)))
-    return dict(test_pipeline=pipeline, train_dataloader=None,  # a test config: no training side
-                val_dataloader=dict(dataset=dataset), test_dataloader=dict(dataset=dataset),
-                val_cfg=dict(type='ValLoop'), test_cfg=dict(type='TestLoop'))
+    data = dict(test_pipeline=pipeline, val_dataloader=dict(dataset=dataset), test_dataloader=dict(dataset=dataset))
+    if num_classes != len(COCO_CLASSES):  # the model's classes, numbered, for every split
+        metainfo = dict(classes=tuple(str(i) for i in range(num_classes)))
+        dataset['metainfo'] = metainfo
+        data['train_dataloader'] = dict(dataset=dict(metainfo=metainfo))
+    return data
 
 # %% ../../nbs/models/90_torchvision_import.ipynb #0f3dc5f0
 def convert_torchvision_retinanet(
@@ -383,7 +387,7 @@ def torchvision_rcnn_settings(model: nn.Module) -> dict:
                 min_size=model.transform.min_size[-1], max_size=model.transform.max_size)
 
 def convert_torchvision_rcnn(
-    state_dict: Mapping[str, Tensor],  # a torchvision `fasterrcnn_resnet50_fpn` or `maskrcnn_resnet50_fpn` state dict
+    state_dict: Mapping[str, Tensor],  # a torchvision Faster or Mask R-CNN (R50-FPN, v1 or v2) state dict
     settings: Mapping | None = None,  # `torchvision_rcnn_settings(...)`; default: the class defaults
     bn_eps: float = 1e-5,  # FrozenBatchNorm2d eps (0 for the published COCO weights)
     frozen_stages: int = 1,  # torchvision's trainable_backbone_layers=3
@@ -398,12 +402,15 @@ def convert_torchvision_rcnn(
         weights, num_classes = coco_rcnn_classes(weights), len(COCO_CLASSES)
         for head in ('bbox_head', 'mask_head'):
             if head in model['roi_head']: model['roi_head'][head]['num_classes'] = num_classes
-    bases = [f"detnb::_base_/datasets/coco_{'instance' if with_mask else 'detection'}.py", CONFIG_BASES[1]]
+    bases = [f"detnb::_base_/datasets/coco_{'instance' if with_mask else 'detection'}.py", *CONFIG_BASES[1:]]
     return dict(_base_=bases, model=model, **_test_data(s, num_classes, with_mask)), weights
 
 # %% ../../nbs/models/90_torchvision_import.ipynb #0c164d51
 CONVERTERS = dict(retinanet_resnet50_fpn=convert_torchvision_retinanet, fcos_resnet50_fpn=convert_torchvision_fcos,
-                  fasterrcnn_resnet50_fpn=convert_torchvision_rcnn, maskrcnn_resnet50_fpn=convert_torchvision_rcnn)
+                  fasterrcnn_resnet50_fpn=convert_torchvision_rcnn, maskrcnn_resnet50_fpn=convert_torchvision_rcnn,
+                  fasterrcnn_resnet50_fpn_v2=convert_torchvision_rcnn,
+                  maskrcnn_resnet50_fpn_v2=convert_torchvision_rcnn)
+FROZEN_BN_ZERO_EPS = ('retinanet_resnet50_fpn', 'fasterrcnn_resnet50_fpn', 'maskrcnn_resnet50_fpn')  # their COCO_V1
 
 def _frozen_norm_eps(model: nn.Module) -> float:
     "The eps of the backbone's batch norms (0 in torchvision's v1 COCO weights)."
@@ -431,6 +438,8 @@ def import_torchvision_detector(name_or_model: str | nn.Module,  # a torchvision
         kinds = {TVRetinaNet: 'retinanet_resnet50_fpn', TVFCOS: 'fcos_resnet50_fpn',
                  MaskRCNN: 'maskrcnn_resnet50_fpn', FasterRCNN: 'fasterrcnn_resnet50_fpn'}  # a MaskRCNN is a FasterRCNN
         name = next((n for cls, n in kinds.items() if isinstance(model, cls)), None)
+        if name in ('fasterrcnn_resnet50_fpn', 'maskrcnn_resnet50_fpn') and isinstance(
+                getattr(model.roi_heads.box_head, '0', None), nn.Sequential): name += '_v2'  # a conv box head
         if name is None:
             raise TypeError(
                 f'import_torchvision_detector: expected a torchvision RetinaNet, FCOS, Faster or Mask R-CNN, '
@@ -449,8 +458,9 @@ def import_torchvision_detector(name_or_model: str | nn.Module,  # a torchvision
                 f"import_torchvision_detector: give either torchvision weights ('{name}.COCO_V1') or checkpoint="
             )
         source = checkpoint if checkpoint is not None else f'torchvision://{name}.{weights_name}'
-        # torchvision loads its published v1 COCO weights (not FCOS's) with FrozenBatchNorm2d eps = 0
-        bn_eps = 0.0 if name != 'fcos_resnet50_fpn' and weights_name == 'COCO_V1' else 1e-5
+        # torchvision loads its published v1 COCO weights of RetinaNet, Faster and Mask R-CNN with FrozenBatchNorm2d
+        # eps = 0 (not FCOS's, nor those of the v2 models, whose norms are BatchNorm2d)
+        bn_eps = 0.0 if name in FROZEN_BN_ZERO_EPS and weights_name == 'COCO_V1' else 1e-5
         cfg, weights = CONVERTERS[name](read_state_dict(source), bn_eps=bn_eps)
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path, checkpoint_path = out_dir / f'{name}.py', out_dir / f'{name}.pth'

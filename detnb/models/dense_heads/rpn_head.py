@@ -7,6 +7,7 @@ Docs: https://detnb.github.io/detnb/models/dense_heads/rpn_head.html.md"""
 
 # %% ../../../nbs/models/dense_heads/04_rpn_head.ipynb #b7e2060b
 from __future__ import annotations
+import re
 from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
@@ -121,14 +122,16 @@ def convert_torchvision_rpn_head(state_dict: Mapping[str, Tensor],  # a torchvis
                                  prefix: str = 'rpn.head.',  # where torchvision's `RPNHead` keys start
                                  ) -> dict[str, Tensor]:
     "A torchvision `RPNHead` state dict in detnb's `RPNHead` names (`rpn_conv`, `rpn_cls`, `rpn_reg`)."
-    names = {'conv.0.0': 'rpn_conv', 'conv': 'rpn_conv', 'cls_logits': 'rpn_cls', 'bbox_pred': 'rpn_reg'}
+    names = {'cls_logits': 'rpn_cls', 'bbox_pred': 'rpn_reg'}
+    keys = {key[len(prefix):]: value for key, value in state_dict.items() if key.startswith(prefix)}
+    if not keys: raise KeyError(f'convert_torchvision_rpn_head: no key under the prefix {prefix!r}')
+    num_convs = len({k.split('.')[1] for k in keys if k.startswith('conv.') and k.count('.') == 3})
     converted = {}
-    for key, value in state_dict.items():
-        if not key.startswith(prefix): continue
-        module, _, param = key[len(prefix):].rpartition('.')
-        if module not in names:
-            raise KeyError(f'convert_torchvision_rpn_head: {key!r} is not a key of a torchvision RPNHead '
-                           '(one convolution)')
-        converted[f'{names[module]}.{param}'] = value
-    if not converted: raise KeyError(f'convert_torchvision_rpn_head: no key under the prefix {prefix!r}')
+    for key, value in keys.items():
+        module, _, param = key.rpartition('.')
+        conv = re.fullmatch(r'conv(?:\.(\d+)\.0)?', module)  # `conv` (old layout), `conv.{i}.0` (Conv2dNormActivation)
+        if conv: name = f'rpn_conv.{conv[1]}.conv' if num_convs > 1 else 'rpn_conv'
+        elif module in names: name = names[module]
+        else: raise KeyError(f'convert_torchvision_rpn_head: {prefix + key!r} is not a key of a torchvision RPNHead')
+        converted[f'{name}.{param}'] = value
     return converted

@@ -1,5 +1,6 @@
 """Backbone, neck, a region proposal network and a RoI head: Faster R-CNN, Mask R-CNN and the RPN alone, in their
-three modes, with torchvision's Faster R-CNN converted and checked detection for detection.
+three modes, FCOS as the RPN, and torchvision's Faster R-CNN (v1 and v2) converted and checked detection for
+detection.
 
 Docs: https://detnb.github.io/detnb/models/detectors/two_stage.html.md"""
 
@@ -7,9 +8,10 @@ Docs: https://detnb.github.io/detnb/models/detectors/two_stage.html.md"""
 
 # %% ../../../nbs/models/detectors/01_two_stage.ipynb #2a510beb
 from __future__ import annotations
-import inspect
+import inspect, re, warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
+import torch
 from torch import Tensor, nn
 from ...registry import MODELS
 from ...structures import DetDataSample, InstanceData
@@ -22,8 +24,9 @@ from ..roi_heads.standard_roi_head import convert_torchvision_roi_heads
 from ..roi_heads.mask_heads import convert_torchvision_mask_head
 
 # %% auto #0
-__all__ = ['TV_FASTER_RCNN_SETTINGS', 'MASK_BRANCH', 'TwoStageDetector', 'FasterRCNN', 'MaskRCNN', 'RPN',
-           'torchvision_faster_rcnn_settings', 'convert_torchvision_faster_rcnn', 'convert_torchvision_mask_rcnn']
+__all__ = ['TV_FASTER_RCNN_SETTINGS', 'MASK_BRANCH', 'TwoStageDetector', 'FasterRCNN', 'MaskRCNN', 'RPN', 'rpn_head_config',
+           'rpn_samples', 'torchvision_faster_rcnn_settings', 'convert_torchvision_box_head_v2',
+           'convert_torchvision_faster_rcnn', 'convert_torchvision_mask_rcnn']
 
 # %% ../../../nbs/models/detectors/01_two_stage.ipynb #4900228f
 @MODELS.register_module()
@@ -45,7 +48,7 @@ class TwoStageDetector(BaseModel):
         if neck is not None: self.neck = MODELS.build(neck)
         if rpn_head is not None:
             rpn_cfgs = dict(train_cfg=train_cfg.get('rpn'), test_cfg=test_cfg.get('rpn'))
-            self.rpn_head = MODELS.build({**rpn_head, **rpn_cfgs})
+            self.rpn_head = MODELS.build({**rpn_head_config(rpn_head, type(self).__name__), **rpn_cfgs})
         self.roi_head = MODELS.build({**roi_head, 'train_cfg': train_cfg.get('rcnn'), 'test_cfg': test_cfg.get('rcnn')})
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
 
@@ -75,14 +78,24 @@ class TwoStageDetector(BaseModel):
             raise KeyError(f'{type(self).__name__} without an rpn_head needs `proposals` in every data sample')
         return [s.proposals for s in batch_data_samples]
 
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        "A one-stage detector's `bbox_head.*` weights load as `rpn_head.*` (a trained FCOS as the RPN)."
+        head, rpn = f'{prefix}bbox_head.', f'{prefix}rpn_head.'
+        if self.with_rpn and not any(k.startswith(rpn) for k in state_dict):
+            for key in [k for k in state_dict if k.startswith(head)]:
+                state_dict[rpn + key[len(head):]] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def loss(self, batch_inputs: Tensor, batch_data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:
-        "The RPN's and the RoI head's losses on a preprocessed batch."
+        "The RPN's and the RoI head's losses on a preprocessed batch (a one-stage head's `loss_*` as `rpn_loss_*`)."
         x = self.extract_feat(batch_inputs)
         losses = {}
         if self.with_rpn:
             proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.get('rpn'))
-            rpn_losses, proposals = self.rpn_head.loss_and_predict(x, batch_data_samples, proposal_cfg=proposal_cfg)
-            losses.update(rpn_losses)
+            rpn_losses, proposals = self.rpn_head.loss_and_predict(x, rpn_samples(batch_data_samples),
+                                                                   proposal_cfg=proposal_cfg)
+            losses.update({k if 'rpn' in k or 'loss' not in k else f'rpn_{k}': v for k, v in rpn_losses.items()})
+            proposals = [InstanceData(bboxes=p.bboxes.detach(), scores=p.scores.detach()) for p in proposals]
         else: proposals = self._proposals(x, batch_data_samples)
         losses.update(self.roi_head.loss(x, proposals, batch_data_samples))
         return losses
@@ -101,7 +114,7 @@ class TwoStageDetector(BaseModel):
             shape = tuple(batch_inputs.shape[-2:])
             batch_data_samples = [DetDataSample(metainfo=dict(img_shape=shape)) for _ in range(len(batch_inputs))]
         rpn_outs = self.rpn_head(x) if self.with_rpn else ()
-        return (*rpn_outs, *self.roi_head(x, self._proposals(x, batch_data_samples)))
+        return (*rpn_outs, *self.roi_head(x, self._proposals(x, batch_data_samples), batch_data_samples))
 
 @MODELS.register_module()
 class FasterRCNN(TwoStageDetector):
@@ -118,8 +131,34 @@ class RPN(SingleStageDetector):
                  train_cfg: dict | None = None, test_cfg: dict | None = None,
                  data_preprocessor: dict | nn.Module | None = None, init_cfg: dict | list[dict] | None = None):
         if rpn_head is None: raise ValueError('RPN needs an rpn_head config')
-        super().__init__(backbone, neck, bbox_head=rpn_head, train_cfg=(train_cfg or {}).get('rpn'),
-                         test_cfg=(test_cfg or {}).get('rpn'), data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(backbone, neck, bbox_head=rpn_head_config(rpn_head, 'RPN'),
+                         train_cfg=(train_cfg or {}).get('rpn'), test_cfg=(test_cfg or {}).get('rpn'),
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+
+    def loss(self, batch_inputs: Tensor, batch_data_samples: Sequence[DetDataSample]) -> dict[str, Tensor]:
+        "The head's losses with every ground-truth box of class 0 (object)."
+        return self.bbox_head.loss(self.extract_feat(batch_inputs), rpn_samples(batch_data_samples))
+
+# %% ../../../nbs/models/detectors/01_two_stage.ipynb #c6eb110e
+def rpn_head_config(rpn_head: Mapping,  # the `rpn_head` config of a detector
+                    owner: str,  # the detector's name, for the warning
+                   ) -> dict:
+    "The RPN head's config with `num_classes=1`, warning (as MMDetection) when the config asks for another number."
+    num_classes = rpn_head.get('num_classes', 1)
+    if num_classes != 1:
+        warnings.warn(f'{owner}: rpn_head.num_classes must be 1 (object), got {num_classes}: set to 1')
+    return {**rpn_head, 'num_classes': 1}
+
+def rpn_samples(batch_data_samples: Sequence[DetDataSample]) -> list[DetDataSample]:
+    "The samples with the RPN's ground truth: their boxes, all of label 0; ignored boxes kept, the samples unchanged."
+    samples = []
+    for s in batch_data_samples:
+        gt = s.gt_instances
+        rpn = DetDataSample(metainfo=s.metainfo, gt_instances=InstanceData(
+            bboxes=gt.bboxes, labels=gt.bboxes.new_zeros(len(gt.bboxes), dtype=torch.long)))
+        if 'ignored_instances' in s: rpn.ignored_instances = s.ignored_instances
+        samples.append(rpn)
+    return samples
 
 # %% ../../../nbs/models/detectors/01_two_stage.ipynb #ee7b75bb
 TV_FASTER_RCNN_SETTINGS = ('rpn_pre_nms_top_n_train', 'rpn_pre_nms_top_n_test', 'rpn_post_nms_top_n_train',
@@ -134,20 +173,39 @@ def torchvision_faster_rcnn_settings() -> dict:
     params = inspect.signature(TVFasterRCNN.__init__).parameters
     return {k: params[k].default for k in TV_FASTER_RCNN_SETTINGS}
 
+def convert_torchvision_box_head_v2(state_dict: Mapping[str, Tensor],  # a torchvision v2 Faster R-CNN's state dict
+                                    prefix: str = 'roi_heads.box_head.',  # where its `FastRCNNConvFCHead` keys start
+                                   ) -> dict[str, Tensor]:
+    "torchvision's `FastRCNNConvFCHead` (convolutions with batch norm, then linear layers) as `ConvFCBBoxHead` keys."
+    keys = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    linears = sorted({int(k.split('.')[0]) for k, v in keys.items() if v.dim() == 2})  # Sequential indices of the fcs
+    converted = {}
+    for key, value in keys.items():
+        m = re.fullmatch(r'(\d+)\.(?:([01])\.)?(\w+)', key)  # `{i}.0.weight`, `{i}.1.running_mean`, `{j}.weight`
+        if m is None:
+            raise KeyError(f'convert_torchvision_box_head_v2: {prefix + key!r} is not a FastRCNNConvFCHead key')
+        if m[2] is not None: name = f'shared_convs.{m[1]}.{"conv" if m[2] == "0" else "bn"}'
+        else: name = f'shared_fcs.{linears.index(int(m[1]))}'
+        converted[f'bbox_head.{name}.{m[3]}'] = value
+    return converted
+
 def convert_torchvision_faster_rcnn(
     state_dict: Mapping[str, Tensor],  # a torchvision `fasterrcnn_resnet50_fpn` state dict
     settings: Mapping | None = None,  # torchvision `FasterRCNN` arguments that differ from its defaults
     bn_eps: float = 1e-5,  # FrozenBatchNorm2d eps
     frozen_stages: int = 1,  # torchvision's trainable_backbone_layers=3
 ) -> tuple[dict, dict[str, Tensor]]:
-    "A detnb Faster R-CNN config and state dict (MMDetection's keys) equal to torchvision's `fasterrcnn_resnet50_fpn`."
+    "A detnb Faster R-CNN config and state dict (MMDetection's keys) equal to torchvision's (v1 or v2) Faster R-CNN."
     if any(k.startswith(('roi_heads.mask_head.', 'roi_heads.mask_predictor.')) for k in state_dict):
         raise KeyError('convert_torchvision_faster_rcnn: the state dict has a mask branch: a Mask R-CNN')
     s = {**torchvision_faster_rcnn_settings(), **(settings or {})}
+    v2 = 'roi_heads.box_head.0.0.weight' in state_dict  # fasterrcnn_resnet50_fpn_v2: a conv box head, batch norms
+    roi_keys = {k: v for k, v in state_dict.items() if not (v2 and k.startswith('roi_heads.box_head.'))}
     weights = {**{f'backbone.{k}': v for k, v in convert_torchvision_resnet(state_dict, 'backbone.body.').items()},
                **{f'neck.{k}': v for k, v in convert_torchvision_fpn(state_dict, 'backbone.fpn.').items()},
                **{f'rpn_head.{k}': v for k, v in convert_torchvision_rpn_head(state_dict, 'rpn.head.').items()},
-               **{f'roi_head.{k}': v for k, v in convert_torchvision_roi_heads(state_dict, 'roi_heads.').items()}}
+               **{f'roi_head.{k}': v for k, v in convert_torchvision_roi_heads(roi_keys, 'roi_heads.').items()}}
+    if v2: weights.update({f'roi_head.{k}': v for k, v in convert_torchvision_box_head_v2(state_dict).items()})
     num_classes = weights['roi_head.bbox_head.fc_cls.weight'].shape[0] - 1
     smooth_l1 = dict(type='SmoothL1Loss', beta=1 / 9, loss_weight=1.0)
     model = dict(
@@ -155,10 +213,12 @@ def convert_torchvision_faster_rcnn(
         data_preprocessor=dict(type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53],
                                std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=64),
         backbone=dict(type='ResNet', depth=50, num_stages=4, out_indices=(0, 1, 2, 3), frozen_stages=frozen_stages,
-                      norm_cfg=dict(type='FrozenBN', eps=bn_eps), norm_eval=True, style='pytorch'),
-        neck=dict(type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5),
+                      norm_cfg=dict(type='BN', eps=bn_eps) if v2 else dict(type='FrozenBN', eps=bn_eps),
+                      norm_eval=not v2, style='pytorch'),
+        neck=dict(type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5,
+                  norm_cfg=dict(type='BN') if v2 else None),
         rpn_head=dict(
-            type='RPNHead', in_channels=256, feat_channels=256,
+            type='RPNHead', in_channels=256, feat_channels=256, num_convs=2 if v2 else 1,
             anchor_generator=dict(type='TorchvisionAnchorGenerator', strides=[4, 8, 16, 32, 64],
                                   sizes=[[32], [64], [128], [256], [512]], ratios=[0.5, 1.0, 2.0]),
             bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4, target_stds=[1.0] * 4),
@@ -167,8 +227,9 @@ def convert_torchvision_faster_rcnn(
             type='StandardRoIHead',
             bbox_roi_extractor=dict(type='SingleRoIExtractor', out_channels=256, featmap_strides=[4, 8, 16, 32],
                                     roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2, aligned=False)),
-            bbox_head=dict(type='Shared2FCBBoxHead', in_channels=256, fc_out_channels=1024, roi_feat_size=7,
-                           num_classes=num_classes,
+            bbox_head=dict(**(dict(type='ConvFCBBoxHead', num_shared_convs=4, num_shared_fcs=1, conv_out_channels=256,
+                                   norm_cfg=dict(type='BN')) if v2 else dict(type='Shared2FCBBoxHead')),
+                           in_channels=256, fc_out_channels=1024, roi_feat_size=7, num_classes=num_classes,
                            bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4,
                                            target_stds=[0.1, 0.1, 0.2, 0.2]),
                            reg_class_agnostic=False,
@@ -207,12 +268,9 @@ def convert_torchvision_mask_rcnn(
     bn_eps: float = 1e-5,  # FrozenBatchNorm2d eps
     frozen_stages: int = 1,  # torchvision's trainable_backbone_layers=3
 ) -> tuple[dict, dict[str, Tensor]]:
-    "A detnb Mask R-CNN config and state dict (MMDetection's keys) equal to torchvision's `maskrcnn_resnet50_fpn`."
+    "A detnb Mask R-CNN config and state dict (MMDetection's keys) equal to torchvision's (v1 or v2) Mask R-CNN."
     mask_weights = {f'roi_head.{k}': v for k, v in convert_torchvision_mask_head(state_dict, 'roi_heads.').items()}
     if not mask_weights: raise KeyError('convert_torchvision_mask_rcnn: the state dict has no roi_heads.mask_head keys')
-    if any('.bn.' in k for k in mask_weights):
-        raise KeyError('convert_torchvision_mask_rcnn: the mask head has batch norms (maskrcnn_resnet50_fpn_v2); '
-                       'only maskrcnn_resnet50_fpn is supported')
     without_masks = {k: v for k, v in state_dict.items() if not k.startswith(MASK_BRANCH)}
     cfg, weights = convert_torchvision_faster_rcnn(without_masks, settings, bn_eps, frozen_stages)
     model = cfg['model']
@@ -222,6 +280,7 @@ def convert_torchvision_mask_rcnn(
         mask_roi_extractor=dict(type='SingleRoIExtractor', out_channels=256, featmap_strides=[4, 8, 16, 32],
                                 roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2, aligned=False)),
         mask_head=dict(type='FCNMaskHead', num_convs=num_convs, in_channels=256, conv_out_channels=256,
+                       norm_cfg=dict(type='BN') if any('.bn.' in k for k in mask_weights) else None,  # v2
                        num_classes=model['roi_head']['bbox_head']['num_classes'],
                        loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0)))
     model['train_cfg']['rcnn']['mask_size'] = 28
