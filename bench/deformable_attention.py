@@ -1,13 +1,17 @@
 """Multi-scale deformable attention at DINO's sizes (4 levels of an 800 x 1333 image at strides 8-64: 22 223
-positions, 8 heads of 32 channels, 4 points): forward + backward time and peak memory of the CPU path
-(`multi_scale_deformable_attn`, which on the CPU is the `grid_sample` reference) against the reference, and of a
-gather alternative (the four corners of every point through one `F.embedding_bag`) that was measured and not
-taken; on a GPU, the CUDA kernel against the reference. Each measurement runs in a fresh process, so that peak
-memory (max RSS on the CPU, torch's peak allocation on a GPU) is its own.
+positions, 8 heads of 32 channels, 4 points; the encoder's 22 223 queries and the decoder's 900): forward + backward
+time and peak memory of the CPU path (`multi_scale_deformable_attn`, which on the CPU runs
+`MultiScaleDeformableAttnCPUFunction`) against the `grid_sample` reference, measured in the same run. Each
+measurement runs in a fresh process, so that peak memory (max RSS above the inputs on the CPU, torch's peak
+allocation on a GPU) is its own; the two sides alternate, round after round (the first side changes every round),
+so that a loaded machine slows both alike; the ratios are printed per round, then their median and spread. Time is
+the wall clock and, on the CPU, the process's CPU time (less sensitive to other processes on a loaded machine); the
+best of `--repeats` runs in each process. `--gather` adds an alternative that was measured and not taken (the four
+corners of every point through one `F.embedding_bag`). On a GPU, the CUDA kernel against the reference.
 
-    python bench/deformable_attention.py [--device cuda] [--repeats 3] [--batch 1]
+    python bench/deformable_attention.py [--device cuda] [--rounds 3] [--repeats 2] [--batch 1] [--threads 1] [--gather]
 """
-import argparse, multiprocessing, resource, time
+import argparse, multiprocessing, resource, statistics, time
 import torch
 import torch.nn.functional as F
 
@@ -55,43 +59,68 @@ METHODS = {'reference': lambda v, s, st, l, w: multi_scale_deformable_attn_pytor
            'gather': gather_attn}
 
 
-def measure(method, batch, queries, device, repeats, results):
-    "Seconds per forward + backward (best of `repeats`) and the peak memory in MB above the inputs."
+def measure(method, batch, queries, device, repeats, threads, results):
+    "Wall and CPU seconds per forward + backward (best of `repeats`) and the peak memory in MB above the inputs."
+    if threads: torch.set_num_threads(threads)
     value, shapes, start, loc, weights = inputs(batch, queries, device)
     run = METHODS[method]
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
     if device == 'cuda': torch.cuda.reset_peak_memory_stats(); base = torch.cuda.max_memory_allocated()
     else: base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        sync(); start_time = time.perf_counter()
+        sync(); start_wall, start_cpu = time.perf_counter(), time.process_time()
         run(value, shapes, start, loc, weights).sum().backward()
-        sync(); times.append(time.perf_counter() - start_time)
+        sync(); walls.append(time.perf_counter() - start_wall); cpus.append(time.process_time() - start_cpu)
         value.grad = loc.grad = weights.grad = None
     peak = (torch.cuda.max_memory_allocated() - base) / 2**20 if device == 'cuda' else \
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
-    results[method] = (min(times), peak)
+    results[method] = (min(walls), min(cpus), peak)
+
+
+def spread(ratios):
+    "median [min-max] of a list of ratios."
+    return f'{statistics.median(ratios):5.2f} [{min(ratios):.2f}-{max(ratios):.2f}]'
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--rounds', type=int, default=3, help='alternating rounds of fresh processes')
+    parser.add_argument('--repeats', type=int, default=2, help='timed runs per process (the best counts)')
     parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=0, help="torch's threads in each process (0: torch's default)")
+    parser.add_argument('--gather', action='store_true', help='also measure the rejected embedding_bag gather')
     args = parser.parse_args()
     context = multiprocessing.get_context('spawn')
-    methods = ['reference', 'detnb path'] + (['gather'] if args.device == 'cpu' else [])
+    others = ['detnb path'] + (['gather'] if args.gather and args.device == 'cpu' else [])
+    print(f'{args.device}, {args.threads or torch.get_num_threads()} threads, batch {args.batch}, {args.rounds} rounds '
+          f'of fresh processes, best of {args.repeats} runs each; ratio = method / reference in the same round')
+    manager = context.Manager()
     for name, queries in [('encoder', sum(h * w for h, w in SHAPES)), ('decoder', 900)]:
-        results = context.Manager().dict()
-        for method in methods:
-            p = context.Process(target=measure, args=(method, args.batch, queries, args.device, args.repeats, results))
-            p.start(); p.join()
-        ref_time, ref_mem = results['reference']
-        print(f'{name}: batch {args.batch}, {queries} queries, {args.device}, {torch.get_num_threads()} threads')
-        for method in methods:
-            t, m = results[method]
-            print(f'  {method:11s} {t * 1000:9.1f} ms  x{t / ref_time:5.2f}   '
-                  f'peak {m:8.1f} MB  x{m / max(ref_mem, 1e-9):5.2f}')
+        ratios = {method: ([], [], []) for method in others}
+        print(f'{name}: {queries} queries')
+        for round_ in range(args.rounds):
+            results = manager.dict()
+            order = ['reference', *others] if round_ % 2 == 0 else [*others, 'reference']
+            for method in order:
+                p = context.Process(target=measure, args=(method, args.batch, queries, args.device, args.repeats,
+                                                          args.threads, results))
+                p.start(); p.join()
+            reference = results['reference']
+            for method in ['reference', *others]:
+                wall, cpu, peak = results[method]
+                line = f'  round {round_ + 1} {method:11s} {wall * 1000:8.1f} ms wall  {cpu * 1000:8.1f} ms cpu  ' \
+                       f'peak {peak:8.1f} MB'
+                if method != 'reference':
+                    for kept, value, ref in zip(ratios[method], (wall, cpu, peak), reference): kept.append(value / ref)
+                    line += f'   x{wall / reference[0]:.2f} wall  x{cpu / reference[1]:.2f} cpu  ' \
+                            f'x{peak / max(reference[2], 1e-9):.2f} peak'
+                print(line, flush=True)
+        for method in others:
+            wall, cpu, peak = ratios[method]
+            print(f'  {method} / reference, median [min-max] over {args.rounds} rounds: time {spread(wall)} wall, '
+                  f'{spread(cpu)} cpu; peak memory {spread(peak)}')
 
 
 if __name__ == '__main__':

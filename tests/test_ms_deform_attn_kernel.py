@@ -1,14 +1,18 @@
 """`ops/ms_deform_attn.cu` (multi-scale deformable attention, forward and backward): compiled by nvcc (warnings as
 errors) and NVRTC for sm_80 and sm_90, and run on the CPU through the g++ emulation (`detnb.testing.cuda_emulation`)
 against the `grid_sample` reference: values and the gradients of values, locations and weights within 1e-5, on
-random cases and edge cases; clean under ThreadSanitizer and AddressSanitizer (slow)."""
+random cases and edge cases; clean under ThreadSanitizer and AddressSanitizer (slow). The CPU path
+(`MultiScaleDeformableAttnCPUFunction`, the CPU dispatch of `multi_scale_deformable_attn`) against the same
+reference on the same cases, with heads split into groups and with several threads."""
 import shutil, subprocess
 from pathlib import Path
 import pytest
 import torch
 
 from detnb.ops import NVRTC_OPTIONS
-from detnb.models.layers.ms_deform_attn import (MultiScaleDeformableAttnFunction, ms_deform_attn_source,
+from detnb.models.layers import ms_deform_attn
+from detnb.models.layers.ms_deform_attn import (MultiScaleDeformableAttnCPUFunction, MultiScaleDeformableAttnFunction,
+                                                ms_deform_attn_source, multi_scale_deformable_attn,
                                                 multi_scale_deformable_attn_pytorch)
 
 ARCHS = [80, 90]
@@ -66,11 +70,17 @@ def emulated_kernels(sanitizer=None):
 
 def check_against_reference(kernels, B, Q, heads, C, shapes, P, lo, hi, seed=0):
     "The kernel's output and gradients equal the reference's within 1e-5."
+    check_function(lambda v, s, start, l, w: MultiScaleDeformableAttnFunction.apply(v, s, start, l, w, kernels),
+                   B, Q, heads, C, shapes, P, lo, hi, seed)
+
+
+def check_function(function, B, Q, heads, C, shapes, P, lo, hi, seed=0):
+    "`function(value, shapes, start, locations, weights)`: output and gradients equal the reference's within 1e-5."
     inputs = random_case(B, Q, heads, C, shapes, P, lo, hi, seed)
     value, shapes, start, loc, weights = inputs
     grad_output = torch.randn(B, Q, heads * C, generator=torch.Generator().manual_seed(seed + 1))
     results = []
-    for run in (lambda v, l, w: MultiScaleDeformableAttnFunction.apply(v, shapes, start, l, w, kernels),
+    for run in (lambda v, l, w: function(v, shapes, start, l, w),
                 lambda v, l, w: multi_scale_deformable_attn_pytorch(v, shapes, l, w)):
         leaves = [t.clone().requires_grad_() for t in (value, loc, weights)]
         out = run(*leaves)
@@ -92,6 +102,23 @@ def test_emulated_kernel_equals_reference(case):
 @needs_gxx
 def test_emulated_kernel_empty_query():
     check_against_reference(emulated_kernels(), 1, 0, 2, 3, [(4, 4)], 2, 0., 1.)
+
+
+@pytest.mark.parametrize('case', CASES)
+def test_cpu_function_equals_reference(case):
+    check_function(lambda v, shapes, start, l, w: MultiScaleDeformableAttnCPUFunction.apply(v, shapes, l, w),
+                   *CASES[case])
+
+
+def test_cpu_dispatch_empty_query_and_threads(monkeypatch):
+    check_function(multi_scale_deformable_attn, 1, 0, 2, 3, [(4, 4)], 2, 0., 1.)
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(ms_deform_attn, 'SAMPLED_BYTES', 1)  # one head (or one per thread) per grid_sample call
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            check_function(multi_scale_deformable_attn, 2, 13, 5, 4, [(9, 7), (5, 4), (2, 2)], 3, -0.3, 1.3)
+    finally: torch.set_num_threads(threads)
 
 
 @pytest.mark.slow

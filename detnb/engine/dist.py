@@ -16,8 +16,8 @@ from torch.nn.parallel import DistributedDataParallel
 # %% auto #0
 __all__ = ['TORCHRUN_VARIABLES', 'is_distributed', 'get_dist_info', 'get_rank', 'get_world_size', 'is_main_process', 'barrier',
            'launched_by_torchrun', 'choose_backend', 'init_dist', 'close_dist', 'get_device', 'all_gather_object',
-           'broadcast_object', 'collect_results', 'sync_random_seed', 'DetDistributedDataParallel', 'is_model_wrapper',
-           'unwrap_model']
+           'broadcast_object', 'collect_results', 'sync_random_seed', 'reduce_mean', 'DetDistributedDataParallel',
+           'is_model_wrapper', 'unwrap_model']
 
 # %% ../../nbs/engine/06_dist.ipynb #7c7f5e6e
 def is_distributed() -> bool:
@@ -118,6 +118,14 @@ def collect_results(results: list,  # this rank's results, one per data sample, 
 def sync_random_seed() -> int:
     "A random seed drawn on rank 0 and shared with every rank."
     return broadcast_object(random.SystemRandom().randrange(2**31))
+
+# %% ../../nbs/engine/06_dist.ipynb #a1da5fff
+def reduce_mean(value: torch.Tensor) -> torch.Tensor:
+    "The mean of `value` over the processes of a distributed run (itself in a single process)."
+    if get_world_size() == 1: return value
+    value = value.clone()
+    torch_dist.all_reduce(value.div_(get_world_size()))
+    return value
 
 # %% ../../nbs/engine/06_dist.ipynb #3174a3ef
 class DetDistributedDataParallel(DistributedDataParallel):

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from ...boxes import bbox_cxcywh_to_xyxy, bbox_xyxy_to_cxcywh
-from ...engine.dist import get_world_size
+from ...engine.dist import reduce_mean
 from ...registry import MODELS, TASK_UTILS
 from ...structures import DetDataSample, InstanceData
 from ..base_module import BaseModule
@@ -20,16 +20,9 @@ from ..layers.transformer import FFN, inverse_sigmoid
 from ..weight_init import bias_init_with_prob
 
 # %% auto #0
-__all__ = ['LOSS_NAMES', 'reduce_mean', 'DETRHead', 'image_factors', 'DeformableDETRHead']
+__all__ = ['LOSS_NAMES', 'DETRHead', 'image_factors', 'DeformableDETRHead']
 
 # %% ../../../nbs/models/dense_heads/07_detr_head.ipynb #ea266d76
-def reduce_mean(value: Tensor) -> Tensor:
-    "The mean of `value` over the processes of a distributed run (itself in a single process)."
-    if get_world_size() == 1: return value
-    value = value.clone()
-    torch.distributed.all_reduce(value.div_(get_world_size()))
-    return value
-
 LOSS_NAMES = ('loss_cls', 'loss_bbox', 'loss_iou')
 
 @MODELS.register_module()

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
-from ...engine.dist import get_world_size
+from ...engine.dist import reduce_mean
 from ...registry import MODELS, TASK_UTILS
 from ...structures import InstanceData
 from .anchor_head import BaseDenseHead, levels_to_batch
@@ -131,8 +131,7 @@ class YOLOXHead(BaseDenseHead):
             gt_inds, ious = self.assigner.batch_assign(scores, decoded.detach(), centres, gt_bboxes, gt_labels,
                                                        gt_valid)
         pos = gt_inds >= 0
-        num_pos = pos.sum().float()
-        if get_world_size() > 1: torch.distributed.all_reduce(num_pos.div_(get_world_size()))  # mean over processes
+        num_pos = reduce_mean(pos.sum().float())  # the mean over the processes
         z = max(num_pos.item(), 1.0)
         loss_obj = self.loss_obj(obj_pred.reshape(-1, 1), pos.reshape(-1, 1).to(obj_pred.dtype)) / z
         img_idx, prior_idx = pos.nonzero(as_tuple=True)

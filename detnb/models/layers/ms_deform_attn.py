@@ -16,8 +16,10 @@ from ...ops import NVRTC_OPTIONS, CupyKernels, Kernels, grid_stride_shape, kerne
 from ...registry import MODELS
 
 # %% auto #0
-__all__ = ['KERNEL_FILE', 'multi_scale_deformable_attn_pytorch', 'ms_deform_attn_source', 'MultiScaleDeformableAttnFunction',
-           'DeformAttnKernels', 'deform_attn_kernels', 'multi_scale_deformable_attn', 'MultiScaleDeformableAttention']
+__all__ = ['KERNEL_FILE', 'SAMPLED_BYTES', 'multi_scale_deformable_attn_pytorch', 'ms_deform_attn_source',
+           'MultiScaleDeformableAttnFunction', 'level_maps', 'head_chunks', 'sample_heads',
+           'MultiScaleDeformableAttnCPUFunction', 'DeformAttnKernels', 'deform_attn_kernels',
+           'multi_scale_deformable_attn', 'MultiScaleDeformableAttention']
 
 # %% ../../../nbs/models/layers/03_ms_deform_attn.ipynb #7e557ed6
 def multi_scale_deformable_attn_pytorch(value: Tensor,  # (B, S, heads, C), the levels one after another
@@ -74,6 +76,72 @@ class MultiScaleDeformableAttnFunction(torch.autograd.Function):
                         (*inputs, grad_output.contiguous(), *ctx.sizes, *grads))
         return grads[0], None, None, grads[1], grads[2], None
 
+# %% ../../../nbs/models/layers/03_ms_deform_attn.ipynb #06f9dfd0
+SAMPLED_BYTES = 2**24  # 16 MB: the most sampled values that one grid_sample call of the CPU path writes
+
+def level_maps(value: Tensor,  # (B, S, heads, C), the levels one after another
+               shapes: list,  # [(H, W), ...] of each level
+              ) -> list[Tensor]:  # per level, a (B, heads, C, H, W) view of `value`
+    "Each level's values as a (B, heads, C, H, W) view, the layout `grid_sample` reads."
+    B, _, heads, C = value.shape
+    levels = value.split([h * w for h, w in shapes], 1)
+    return [v.view(B, h, w, heads, C).permute(0, 3, 4, 1, 2) for v, (h, w) in zip(levels, shapes)]
+
+def head_chunks(batch: int, heads: int, head_bytes: int,  # bytes of one image's and one head's samples per level
+               ) -> list[slice]:
+    "Groups of heads whose samples stay under `SAMPLED_BYTES`, with at least one head per thread in a group."
+    n = min(heads, max(-(-torch.get_num_threads() // batch), SAMPLED_BYTES // max(batch * head_bytes, 1)))
+    return [slice(h, h + n) for h in range(0, heads, n)]
+
+def sample_heads(level: Tensor,  # (B, n, C, H, W) values of one level and a group of heads
+                 grid: Tensor,  # (B, n, P, Q, 2) sampling grid in [-1, 1]
+                ) -> Tensor:  # (B, n, C, P, Q)
+    "Bilinear samples of a group of heads, zero outside the map, as the reference takes them."
+    return F.grid_sample(level.flatten(0, 1), grid.flatten(0, 1), mode='bilinear', padding_mode='zeros',
+                         align_corners=False).unflatten(0, grid.shape[:2])
+
+# %% ../../../nbs/models/layers/03_ms_deform_attn.ipynb #379298dc
+class MultiScaleDeformableAttnCPUFunction(torch.autograd.Function):
+    "Deformable attention on the CPU: the reference's `grid_sample` per level and group of heads, weights folded in."
+    @staticmethod
+    def forward(ctx, value: Tensor, spatial_shapes: Tensor, sampling_locations: Tensor,
+                attention_weights: Tensor) -> Tensor:
+        B, S, heads, C = value.shape
+        _, Q, _, L, P, _ = sampling_locations.shape
+        shapes = spatial_shapes.tolist()
+        grids = (2 * sampling_locations - 1).permute(3, 0, 2, 4, 1, 5).contiguous()  # (L, B, heads, P, Q, 2)
+        weights = attention_weights.permute(3, 0, 2, 4, 1).unsqueeze(3).contiguous()  # (L, B, heads, 1, P, Q)
+        chunks = head_chunks(B, heads, C * P * Q * value.element_size())
+        out = value.new_zeros(B, heads, C, Q)
+        for level, grid, w in zip(level_maps(value, shapes), grids, weights):
+            for h in chunks: out[:, h] += sample_heads(level[:, h], grid[:, h]).mul_(w[:, h]).sum(-2)
+        ctx.save_for_backward(value, grids, weights)
+        ctx.shapes, ctx.chunks = shapes, chunks
+        return out.view(B, heads * C, Q).transpose(1, 2)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output: Tensor):
+        value, grids, weights = ctx.saved_tensors
+        B, S, heads, C = value.shape
+        Q = grids.shape[4]
+        g = grad_output.reshape(B, Q, heads, C).permute(0, 2, 3, 1).unsqueeze(3).contiguous()  # (B, heads, C, 1, Q)
+        grad_value = torch.empty_like(value)
+        grad_grids, grad_weights = torch.empty_like(grids), torch.empty_like(weights)
+        for level, grid, w, grad_level, grad_grid, grad_w in zip(
+                level_maps(value, ctx.shapes), grids, weights, level_maps(grad_value, ctx.shapes), grad_grids,
+                grad_weights):
+            for h in ctx.chunks:
+                sampled = sample_heads(level[:, h], grid[:, h])
+                grad_w[:, h] = sampled.mul_(g[:, h]).sum(2, keepdim=True)
+                grad_map, grad_grid_h = torch.ops.aten.grid_sampler_2d_backward(
+                    torch.mul(g[:, h], w[:, h], out=sampled).flatten(0, 1), level[:, h].flatten(0, 1),
+                    grid[:, h].flatten(0, 1), 0, 0, False, [True, True])  # bilinear, zero padding
+                grad_level[:, h] = grad_map.unflatten(0, (B, -1))
+                grad_grid[:, h] = grad_grid_h.unflatten(0, (B, -1))
+        grad_locations = grad_grids.mul_(2).permute(1, 4, 2, 0, 3, 5)
+        return grad_value, None, grad_locations, grad_weights.squeeze(3).permute(1, 4, 2, 0, 3)
+
 # %% ../../../nbs/models/layers/03_ms_deform_attn.ipynb #2d26cb81
 class DeformAttnKernels(CupyKernels):
     "The kernels of `ops/ms_deform_attn.cu` compiled by CuPy for one GPU, launched as `detnb.ops.CupyKernels`."
@@ -96,10 +164,12 @@ def multi_scale_deformable_attn(value: Tensor,  # (B, S, heads, C)
                                 sampling_locations: Tensor,  # (B, Q, heads, L, P, 2) (x, y) in [0, 1]
                                 attention_weights: Tensor,  # (B, Q, heads, L, P)
                                ) -> Tensor:  # (B, Q, heads * C)
-    "Multi-scale deformable attention: the CUDA kernels for float32 CUDA tensors, the `grid_sample` reference else."
+    "Multi-scale deformable attention: the CUDA kernels for float32 CUDA tensors, the CPU function on the CPU."
     if use_kernels(value) and sampling_locations.dtype == attention_weights.dtype == torch.float32:
         return MultiScaleDeformableAttnFunction.apply(value, spatial_shapes, level_start_index, sampling_locations,
                                                       attention_weights, deform_attn_kernels(value.device))
+    if value.device.type == 'cpu':
+        return MultiScaleDeformableAttnCPUFunction.apply(value, spatial_shapes, sampling_locations, attention_weights)
     return multi_scale_deformable_attn_pytorch(value, spatial_shapes, sampling_locations, attention_weights)
 
 # %% ../../../nbs/models/layers/03_ms_deform_attn.ipynb #aa4f7b2c
