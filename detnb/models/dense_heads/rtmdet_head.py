@@ -15,16 +15,12 @@ from .anchor_head import AnchorHead, Scale, levels_to_batch
 from .fcos_head import pad_gt_instances
 from ..layers.conv import Conv2d, ConvModule
 from ..layers.csp_layers import DepthwiseSeparableConvModule
+from ..layers.transformer import inverse_sigmoid
 
 # %% auto #0
-__all__ = ['inverse_sigmoid', 'sigmoid_geometric_mean', 'RTMDetHead', 'RTMDetSepBNHead']
+__all__ = ['sigmoid_geometric_mean', 'RTMDetHead', 'RTMDetSepBNHead']
 
 # %% ../../../nbs/models/dense_heads/05_rtmdet_head.ipynb #077398e1
-def inverse_sigmoid(x: Tensor, eps: float = 1e-5) -> Tensor:
-    "The logit of probabilities `x`, clamped to [eps, 1 - eps] first."
-    x = x.clamp(0, 1)
-    return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
-
 def sigmoid_geometric_mean(x: Tensor, y: Tensor) -> Tensor:
     "sqrt(sigmoid(x) * sigmoid(y))."
     return (x.sigmoid() * y.sigmoid()).sqrt()
@@ -91,7 +87,9 @@ class RTMDetHead(AnchorHead):
         cls_convs, reg_convs, rtm_cls, rtm_reg, rtm_obj = self.level_layers(level)
         cls_feat, reg_feat = x, x
         for conv in cls_convs: cls_feat = conv(cls_feat)
-        for conv in reg_convs: reg_feat = conv(reg_feat)
+        if reg_convs is cls_convs: reg_feat = cls_feat  # one tower for both (RTMDet-Ins): run it once
+        else:
+            for conv in reg_convs: reg_feat = conv(reg_feat)
         cls_score = rtm_cls(cls_feat)
         if rtm_obj is not None: cls_score = inverse_sigmoid(sigmoid_geometric_mean(cls_score, rtm_obj(reg_feat)))
         return cls_score, self.distances(rtm_reg(reg_feat), level)
@@ -103,13 +101,12 @@ class RTMDetHead(AnchorHead):
                              f'{self.prior_generator.num_levels} levels')
         return tuple(map(list, zip(*[self.forward_single(feat, level) for level, feat in enumerate(x)])))
 
-    def loss_by_feat(self,
-                     cls_scores: Sequence[Tensor],  # per level (B, C, H, W)
-                     bbox_preds: Sequence[Tensor],  # per level (B, 4, H, W), pixels
-                     batch_gt_instances: Sequence[InstanceData],
-                     batch_img_metas: Sequence[Mapping],
-                     batch_gt_instances_ignore: Sequence[InstanceData | None] | None = None) -> dict[str, Tensor]:
-        "QFL against the matched IoUs over all points, GIoU loss weighted by them over the positives."
+    def loss_and_assignment(self,
+                            cls_scores: Sequence[Tensor],  # per level (B, C, H, W)
+                            bbox_preds: Sequence[Tensor],  # per level (B, 4, H, W), pixels
+                            batch_gt_instances: Sequence[InstanceData],
+                            batch_img_metas: Sequence[Mapping]) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        "`loss_cls` and `loss_bbox`, the box (B, N) each point is matched with (-1: none), the points (N, 4) x y s s."
         if self.train_cfg is None: raise ValueError(f'{type(self).__name__}: computing the loss needs a train_cfg')
         featmap_sizes = [tuple(s.shape[-2:]) for s in cls_scores]
         points, valid, num_level_points = self.get_anchors(featmap_sizes, batch_img_metas, cls_scores[0].device)
@@ -137,7 +134,17 @@ class RTMDetHead(AnchorHead):
         pos_targets = gt_bboxes[img_idx, gt_inds[img_idx, point_idx]]
         loss_bbox = self.loss_bbox(decoded[img_idx, point_idx], pos_targets, weight=ious[img_idx, point_idx],
                                    avg_factor=avg_factor)
-        return dict(loss_cls=loss_cls, loss_bbox=loss_bbox)
+        return dict(loss_cls=loss_cls, loss_bbox=loss_bbox), gt_inds, priors
+
+    def loss_by_feat(self,
+                     cls_scores: Sequence[Tensor],  # per level (B, C, H, W)
+                     bbox_preds: Sequence[Tensor],  # per level (B, 4, H, W), pixels
+                     batch_gt_instances: Sequence[InstanceData],
+                     batch_img_metas: Sequence[Mapping],
+                     batch_gt_instances_ignore: Sequence[InstanceData | None] | None = None) -> dict[str, Tensor]:
+        "QFL against the matched IoUs over all points, GIoU loss weighted by them over the positives."
+        return self.loss_and_assignment(cls_scores, bbox_preds, batch_gt_instances, batch_img_metas)[0]
+
 
 # %% ../../../nbs/models/dense_heads/05_rtmdet_head.ipynb #c362675d
 @MODELS.register_module()

@@ -17,7 +17,7 @@ __all__ = ['RTMDet']
 # %% ../../../nbs/models/detectors/02_rtmdet.ipynb #37237b0e
 @MODELS.register_module()
 class RTMDet(SingleStageDetector):
-    "RTMDet (Lyu et al., RTMDet: An Empirical Study of Designing Real-Time Object Detectors, 2022)."
+    "RTMDet and RTMDet-Ins (Lyu et al., RTMDet: An Empirical Study of Designing Real-Time Object Detectors, 2022)."
     def __init__(self,
                  backbone: dict,
                  neck: dict,
