@@ -7,24 +7,23 @@ random weights. Inference: one image through the whole model (torchvision's `for
 `max_size` set to the image size, so that its transform only normalizes and pads; detnb's data preprocessor
 and `predict`). Train step: a batch of two images with five boxes each, forward, backward and an SGD step.
 
-Every measurement runs in its own subprocess. Time: the median over the timed iterations after one warm-up
-iteration, with glibc's default allocator, as users run. Memory: the peak resident memory of the iterations
-(Linux's `VmHWM`, reset once the model is built and its weights loaded, so that loading a checkpoint is not
-counted; `ru_maxrss` of the whole process elsewhere) in a second subprocess that runs one warm-up and one
-timed iteration with `MALLOC_MMAP_THRESHOLD_=131072`: glibc
-then maps every large block (every activation) on its own and returns it on free, so that the peak follows
-the live tensors rather than what the allocator happened to keep (mapping every block costs page faults, so
-that run is not timed). The two sides of a comparison alternate, `--repeats` times, and the best of the
-repeats is kept for each (the machine may be shared).
+Every measurement runs in its own subprocess (`_measure.py`, shared with `two_stage_vs_torchvision.py`). Time: the
+median over the timed iterations after one warm-up iteration, with glibc's default allocator, as users run. Memory:
+the peak resident memory of the iterations (Linux's `VmHWM`, reset once the model is built and its weights loaded,
+so that loading a checkpoint is not counted; `ru_maxrss` of the whole process elsewhere) in a second subprocess that
+runs one warm-up and one timed iteration with `MALLOC_MMAP_THRESHOLD_=131072`: glibc then maps every large block
+(every activation) on its own and returns it on free, so that the peak follows the live tensors rather than what
+the allocator happened to keep (mapping every block costs page faults, so that run is not timed). The two sides of
+a comparison alternate, `--repeats` times, and the best of the repeats is kept for each (the machine may be shared).
 
     python bench/dense_vs_torchvision.py [--size 512] [--threads 2] [--repeats 3]
 """
-import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
+import argparse, json, sys, tempfile
 from pathlib import Path
 
 import torch
+from _measure import ROOT, alternating, run_steps, timed_and_peak
 
-ROOT = Path(__file__).resolve().parents[1]
 NUM_CLASSES = 90
 sys.path.insert(0, str(ROOT))
 
@@ -62,16 +61,6 @@ def make_batch(size: int, num_images: int):
     labels = torch.randint(0, NUM_CLASSES, (num_images, 5), generator=g)
     return images, boxes, labels
 
-def reset_peak_rss() -> None:
-    "Start the peak resident memory afresh (Linux); elsewhere the peak stays that of the whole process."
-    try: Path('/proc/self/clear_refs').write_text('5')
-    except OSError: pass
-
-def peak_rss_mb() -> float:
-    "The peak resident memory since `reset_peak_rss` (Linux `VmHWM`), or of the whole process (`ru_maxrss`)."
-    try: return next(int(l.split()[1]) for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM')) / 1024
-    except (OSError, StopIteration): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
 def run_child(side: str, kind: str, mode: str, size: int, weights: str, iters: int) -> dict:
     "One measurement: build, one warm-up iteration, `iters` timed ones; the median time and the peak RSS."
     images, boxes, labels = make_batch(size, 1 if mode == 'infer' else 2)
@@ -92,40 +81,12 @@ def run_child(side: str, kind: str, mode: str, size: int, weights: str, iters: i
             return model.data_preprocessor(dict(inputs=images, data_samples=samples), training=model.training)
         infer = lambda: model(**batch(), mode='predict')
         loss_fn = lambda: model.parse_losses(model(**batch(), mode='loss'))[0]
-    if mode == 'infer':
-        model.eval()
-        step = lambda: infer()
-        context = torch.no_grad
-    else:
-        model.train()
-        optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-4, momentum=0.9)
-        def step():
-            loss = loss_fn()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        context = torch.enable_grad
-    times = []
-    reset_peak_rss()
-    with context():
-        for i in range(iters + 1):
-            start = time.perf_counter()
-            step()
-            if i: times.append(time.perf_counter() - start)
-    return dict(seconds=statistics.median(times), max_rss_mb=peak_rss_mb())
-
-def child(side: str, kind: str, mode: str, args, weights: str, iters: int, env: dict) -> dict:
-    "One measurement in a fresh interpreter with the thread count fixed."
-    cmd = [sys.executable, __file__, '--child', side, kind, mode, '--size', str(args.size), '--threads', str(args.threads),
-           '--weights', weights, '--iters', str(iters)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run_steps(model, mode, infer, loss_fn, iters)[0]
 
 def measure(side: str, kind: str, mode: str, args, weights: str) -> dict:
     "Seconds per iteration (default allocator) and peak MB (every large block mapped on its own): see the docstring."
-    env = {k: v for k, v in os.environ.items() if k != 'MALLOC_MMAP_THRESHOLD_'}
-    timed = child(side, kind, mode, args, weights, args.infer_iters if mode == 'infer' else args.train_iters, env)
-    peak = child(side, kind, mode, args, weights, 1, {**env, 'MALLOC_MMAP_THRESHOLD_': '131072'})
+    child_args = ['--child', side, kind, mode, '--size', str(args.size), '--threads', str(args.threads), '--weights', weights]
+    timed, peak = timed_and_peak(__file__, child_args, args.infer_iters if mode == 'infer' else args.train_iters)
     return dict(seconds=timed['seconds'], max_rss_mb=peak['max_rss_mb'])
 
 def main():
@@ -156,9 +117,7 @@ def main():
             weights = str(Path(tmp) / f'{kind}.pth')
             torch.save(torchvision_model(kind).state_dict(), weights)
             for mode in args.modes.split(','):
-                runs = {'torchvision': [], 'detnb': []}
-                for _ in range(args.repeats):
-                    for side in runs: runs[side].append(measure(side, kind, mode, args, weights))
+                runs = alternating(lambda side: measure(side, kind, mode, args, weights), args.repeats)
                 tv = dict(seconds=min(r['seconds'] for r in runs['torchvision']), mb=min(r['max_rss_mb'] for r in runs['torchvision']))
                 ours = dict(seconds=min(r['seconds'] for r in runs['detnb']), mb=min(r['max_rss_mb'] for r in runs['detnb']))
                 print(f'{kind:<10} {mode:<6} {tv["seconds"]:>14.3f} {ours["seconds"]:>9.3f} {ours["seconds"] / tv["seconds"]:>9.3f}x '

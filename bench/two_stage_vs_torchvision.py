@@ -13,26 +13,27 @@ with `min_size`/`max_size` set to the image size, so that its transform only nor
 detnb's data preprocessor and `predict`, masks pasted at the image size on both sides). Train step: the batch with
 five boxes per image (and their masks, filled ellipses), forward, backward and an SGD step, in train mode.
 
-Every measurement runs in its own subprocess. Time: the median over the timed iterations after one warm-up
-iteration, with glibc's default allocator, as users run. Memory: the peak resident memory of the iterations
-above the resident memory once the model is built and its weights loaded (Linux's `VmHWM`, reset then, minus
-`VmRSS` then: "MB" and "memory ratio"; the peak itself, as `dense_vs_torchvision.py` reports it: "peak MB" and
-"peak ratio"; elsewhere `ru_maxrss` of the whole process) in a second subprocess that runs one warm-up and one
-timed iteration with `MALLOC_MMAP_THRESHOLD_=131072` (every large block mapped on its own and returned on free, so
-that the peak follows the live tensors; not timed). The two sides of a comparison alternate, `--repeats` times, and the
-best of the repeats is kept for each (the machine may be shared). The RoI samplers are random: every child seeds
-torch the same way, but the two sides draw differently (the same counts: 256 anchors and 512 RoIs per image).
+Every measurement runs in its own subprocess (`_measure.py`, shared with `dense_vs_torchvision.py`). Time: the median
+over the timed iterations after one warm-up iteration, with glibc's default allocator, as users run. Memory: the peak
+resident memory of the iterations above the resident memory once the model is built and its weights loaded (Linux's
+`VmHWM`, reset then, minus `VmRSS` then: "MB" and "memory ratio"; the peak itself, as `dense_vs_torchvision.py`
+reports it: "peak MB" and "peak ratio"; elsewhere `ru_maxrss` of the whole process) in a second subprocess that runs
+one warm-up and one timed iteration with `MALLOC_MMAP_THRESHOLD_=131072` (every large block mapped on its own and
+returned on free, so that the peak follows the live tensors; not timed). The two sides of a comparison alternate,
+`--repeats` times, and the best of the repeats is kept for each (the machine may be shared). The RoI samplers are
+random: every child seeds torch the same way, but the two sides draw differently (the same counts: 256 anchors and 512
+RoIs per image).
 
     python bench/two_stage_vs_torchvision.py [--size 512x768] [--threads 2] [--repeats 2]
                                              [--models faster_rcnn mask_rcnn] [--modes infer train]
 """
-import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
+import argparse, json, sys, tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
+from _measure import ROOT, alternating, run_steps, timed_and_peak
 
-ROOT = Path(__file__).resolve().parents[1]
 NUM_CLASSES = 81  # torchvision's, with the background: detnb's 80
 NUM_BOXES = 5
 MEAN, STD = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
@@ -104,21 +105,6 @@ def detecting_state_dict(kind: str, size: tuple[int, int]) -> dict:
     frozen.load_state_dict(model.state_dict())  # FrozenBatchNorm2d drops num_batches_tracked
     return frozen.state_dict()
 
-def reset_peak_rss() -> None:
-    "Start the peak resident memory afresh (Linux); elsewhere the peak stays that of the whole process."
-    try: Path('/proc/self/clear_refs').write_text('5')
-    except OSError: pass
-
-def rss_mb() -> float:
-    "The current resident memory (Linux `VmRSS`; 0 elsewhere)."
-    try: return next(int(l.split()[1]) for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmRSS:')) / 1024
-    except (OSError, StopIteration): return 0.
-
-def peak_rss_mb() -> float:
-    "The peak resident memory since `reset_peak_rss` (Linux `VmHWM`), or of the whole process (`ru_maxrss`)."
-    try: return next(int(l.split()[1]) for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM')) / 1024
-    except (OSError, StopIteration): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
 def run_child(side: str, kind: str, mode: str, size: tuple[int, int], workdir: str, iters: int) -> dict:
     "One measurement: build, one warm-up iteration, `iters` timed ones; the median time, the peak RSS, detections."
     images, boxes, labels, masks = make_batch(size)
@@ -148,46 +134,13 @@ def run_child(side: str, kind: str, mode: str, size: tuple[int, int], workdir: s
         infer = lambda: model(**batch(), mode='predict')
         loss_fn = lambda: model.parse_losses(model(**batch(), mode='loss'))[0]
         count = lambda out: [len(s.pred_instances) for s in out]
-    detections = None
-    if mode == 'infer':
-        model.eval()
-        def step():
-            nonlocal detections
-            detections = count(infer())
-        context = torch.no_grad
-    else:
-        model.train()
-        optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-4, momentum=0.9)
-        def step():
-            loss = loss_fn()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        context = torch.enable_grad
-    torch.manual_seed(0)  # the RoI samplers
-    times = []
-    reset_peak_rss()
-    baseline = rss_mb()  # the model built and loaded, the batch made
-    with context():
-        for i in range(iters + 1):
-            start = time.perf_counter()
-            step()
-            if i: times.append(time.perf_counter() - start)
-    return dict(seconds=statistics.median(times), max_rss_mb=peak_rss_mb(), baseline_mb=baseline, detections=detections)
-
-def child(side: str, kind: str, mode: str, args, workdir: str, iters: int, env: dict) -> dict:
-    "One measurement in a fresh interpreter with the thread count fixed."
-    cmd = [sys.executable, __file__, '--child', side, kind, mode, '--size', args.size, '--threads', str(args.threads),
-           '--workdir', workdir, '--iters', str(iters)]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
-    if out.returncode: raise SystemExit(f'{" ".join(cmd)} failed:\n{out.stderr[-3000:]}')
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result, out = run_steps(model, mode, infer, loss_fn, iters)
+    return dict(result, detections=count(out) if mode == 'infer' else None)
 
 def measure(side: str, kind: str, mode: str, args, workdir: str) -> dict:
     "Seconds per iteration (default allocator) and peak MB (every large block mapped on its own): see the docstring."
-    env = {k: v for k, v in os.environ.items() if k != 'MALLOC_MMAP_THRESHOLD_'}
-    timed = child(side, kind, mode, args, workdir, args.infer_iters if mode == 'infer' else args.train_iters, env)
-    peak = child(side, kind, mode, args, workdir, 1, {**env, 'MALLOC_MMAP_THRESHOLD_': '131072'})
+    child_args = ['--child', side, kind, mode, '--size', args.size, '--threads', str(args.threads), '--workdir', workdir]
+    timed, peak = timed_and_peak(__file__, child_args, args.infer_iters if mode == 'infer' else args.train_iters)
     return dict(seconds=timed['seconds'], max_rss_mb=peak['max_rss_mb'], above_mb=peak['max_rss_mb'] - peak['baseline_mb'],
                 detections=timed['detections'])
 
@@ -233,9 +186,7 @@ def main():
             (Path(tmp) / f'{kind}.pth').symlink_to(checkpoint)
             del tv_model, state_dict
             for mode in args.modes:
-                runs = {'torchvision': [], 'detnb': []}
-                for _ in range(args.repeats):
-                    for side in runs: runs[side].append(measure(side, kind, mode, args, tmp))
+                runs = alternating(lambda side: measure(side, kind, mode, args, tmp), args.repeats)
                 tv, ours = ({k: min(r[key] for r in runs[side]) for k, key in [('seconds', 'seconds'), ('mb', 'above_mb'), ('peak', 'max_rss_mb')]}
                             for side in ('torchvision', 'detnb'))
                 dets = f'{runs["torchvision"][0]["detections"]} / {runs["detnb"][0]["detections"]}' if mode == 'infer' else ''

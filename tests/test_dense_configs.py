@@ -17,14 +17,19 @@ def test_dense_configs_shipped():
     assert set(DENSE) <= set(CONFIGS), sorted(set(DENSE) - set(CONFIGS))
 
 
+def detr_like(head_type: str) -> bool:
+    "DETR, Deformable DETR and DINO heads: set prediction over queries."
+    return 'DETR' in head_type or head_type == 'DINOHead'
+
+
 def one_stage(name: str) -> bool:
     cfg = Config.fromfile(f'detnb::{name}')
-    return 'model' in cfg and 'bbox_head' in cfg.model and 'DETR' not in cfg.model.bbox_head.type
+    return 'model' in cfg and 'bbox_head' in cfg.model and not detr_like(cfg.model.bbox_head.type)
 
 
 def detr(name: str) -> bool:
     cfg = Config.fromfile(f'detnb::{name}')
-    return 'model' in cfg and 'DETR' in cfg.model.get('bbox_head', {}).get('type', '')
+    return 'model' in cfg and detr_like(cfg.model.get('bbox_head', {}).get('type', ''))
 
 
 @pytest.mark.parametrize('name', [c for c in CONFIGS if detr(c)])
@@ -33,7 +38,9 @@ def test_detr_config_builds_and_runs(name):
     cfg = Config.fromfile(f'detnb::{name}')
     model = MODELS.build(cfg.model).eval()
     torch.manual_seed(0)
-    data = model.data_preprocessor(dict(inputs=[torch.randint(0, 256, (3, 120, 150), dtype=torch.uint8)]))
+    # DINO selects num_queries (900) of the encoder's positions: 240 x 320 gives 1600 at strides 8 to 64
+    size = (240, 320) if cfg.model.type == 'DINO' else (120, 150)
+    data = model.data_preprocessor(dict(inputs=[torch.randint(0, 256, (3, *size), dtype=torch.uint8)]))
     with torch.no_grad(): cls_scores, boxes = model(data['inputs'], mode='tensor')[:2]
     layers = cfg.model.decoder.num_layers
     queries = cfg.model.get('num_queries', None) or cfg.model.bbox_head.get('num_query', None)
@@ -53,6 +60,8 @@ def test_config_builds_and_runs(name):
     height, width = data['inputs'].shape[-2:]
     assert (height, width) == (128, 160)
     with torch.no_grad(): outs = model(data['inputs'], mode='tensor')
+    tensors = [o for o in outs if isinstance(o, torch.Tensor)]  # one map for all levels: RTMDet-Ins's mask feature
+    outs = [o for o in outs if not isinstance(o, torch.Tensor)]
     head = cfg.model.bbox_head
     priors = head.get('anchor_generator', None) or head.get('prior_generator', None) or {}
     num_levels = len(head.get('strides', None) or priors['strides'])
@@ -62,6 +71,7 @@ def test_config_builds_and_runs(name):
     stride = stride[0] if isinstance(stride, (tuple, list)) else stride
     assert outs[0][0].shape == (1, cls_channels, -(-height // stride), -(-width // stride))
     assert all(torch.isfinite(t).all() for level_outputs in outs for t in level_outputs)
+    assert all(t.shape[0] == 1 and torch.isfinite(t).all() for t in tensors)
 
 
 @pytest.mark.parametrize('name', [c for c in CONFIGS if 'roi_head' in Config.fromfile(f'detnb::{c}').get('model', {})])
@@ -77,8 +87,11 @@ def test_two_stage_config_builds_and_runs(name):
     roi_cls, roi_reg, *masks = outs[3 if rpn.type == 'FCOSHead' else 2:]
     num_levels = len(rpn.get('strides', None) or rpn.anchor_generator.strides)
     assert len(rpn_cls) == len(rpn_reg) == num_levels
-    num_classes = cfg.model.roi_head.bbox_head.num_classes
-    assert roi_cls.shape[-1] == num_classes + 1 and roi_reg.shape[-1] == 4 * num_classes
+    bbox_head = cfg.model.roi_head.bbox_head
+    bbox_head = bbox_head[-1] if isinstance(bbox_head, list) else bbox_head  # Cascade R-CNN: one head per stage
+    num_classes = bbox_head.num_classes
+    reg_channels = 4 if bbox_head.get('reg_class_agnostic', False) else 4 * num_classes
+    assert roi_cls.shape[-1] == num_classes + 1 and roi_reg.shape[-1] == reg_channels
     assert all(torch.isfinite(t).all() for t in [*rpn_cls, *rpn_reg, roi_cls, roi_reg])
 
 

@@ -84,8 +84,8 @@ def test_list_models(capsys):
     assert [line.split() for line in lines[1:]] == [['retinanet_r50_fpn_1x_coco', '36.5', '38.0M', 'no', 'mmdet'],
                                                     ['retinanet_resnet50_fpn.COCO_V1', '36.4', '34.0M', 'no',
                                                      'torchvision']]
-    assert run_list_models(parse(add_list_models_arguments, 'detr')) == 1
-    assert "no model of the zoo contains 'detr'" in capsys.readouterr().err
+    assert run_list_models(parse(add_list_models_arguments, 'centernet')) == 1
+    assert "no model of the zoo contains 'centernet'" in capsys.readouterr().err
 
 
 class PluginState:

@@ -67,8 +67,9 @@ def polygon_area(xs: Sequence[float], ys: Sequence[float]) -> float:
 def via_to_coco(ann_file: str | os.PathLike,  # a VIA json (e.g. balloon/train/via_region_data.json)
                 out_file: str | os.PathLike,  # the COCO json to write
                 image_prefix: str | os.PathLike | None = None,  # folder of the images; default: the json's folder
-                class_name: str = 'balloon',  # the one class, category id 0
-                area: str = 'polygon') -> dict:  # 'polygon': shoelace (COCO's); 'bbox': box area (MMDetection's)
+                class_name: str = 'balloon',  # the one class
+                area: str = 'polygon',  # 'polygon': shoelace (COCO's); 'bbox': box area (MMDetection's)
+                category_id: int = 1) -> dict:  # the class's id: COCO's ids start at 1 (the seed's example writes 0)
     "VIA polygon annotations -> a COCO json with one class (MMDetection's balloon example, user guide 'train')."
     if area not in ('polygon', 'bbox'): raise ValueError(f"via_to_coco: area must be 'polygon' or 'bbox', got {area!r}")
     ann_file = Path(ann_file)
@@ -94,14 +95,14 @@ def via_to_coco(ann_file: str | os.PathLike,  # a VIA json (e.g. balloon/train/v
                 dict(
                     image_id=idx,
                     id=len(annotations),
-                    category_id=0,
+                    category_id=category_id,
                     bbox=[x_min, y_min, x_max - x_min, y_max - y_min],
                     area=polygon_area(px, py) if area == 'polygon' else (x_max - x_min) * (y_max - y_min),
                     segmentation=[poly],
                     iscrowd=0,
                 )
             )
-    coco = dict(images=images, annotations=annotations, categories=[dict(id=0, name=class_name)])
+    coco = dict(images=images, annotations=annotations, categories=[dict(id=category_id, name=class_name)])
     write_coco_json(coco, out_file)
     return coco
 

@@ -528,23 +528,30 @@ def _label_positions(bboxes: np.ndarray, image_shape: tuple[int, int], texts: Se
     return np.stack([x, y], 1)
 
 # %% ../../nbs/visualization/00_visualizer.ipynb #dbb30e2a
-def results_to_sample(results: Mapping) -> tuple[np.ndarray, DetDataSample]:
+def results_to_sample(results: Mapping,
+                      gt_scale_factor: Sequence[float] | None = None  # (w, h): the ground truth is in original pixels
+                     ) -> tuple[np.ndarray, DetDataSample]:
     "The RGB image and a `DetDataSample` with `gt_instances` of a pipeline's results, before or after `PackDetInputs`."
     if 'inputs' in results and 'data_samples' in results:
         img = _numpy(results['inputs'])
         img = img.transpose(1, 2, 0) if img.ndim == 3 else img
-        return as_rgb_image(img[..., ::-1] if img.ndim == 3 and img.shape[2] == 3 else img.squeeze()), results[
-            'data_samples'
-        ]
-    if 'img' not in results:
-        raise KeyError(f'results_to_sample: no image in the results (keys {sorted(results)}); load it first')
-    img = np.asarray(results['img'])
-    img = img[..., ::-1] if img.ndim == 3 and img.shape[2] == 3 else img.reshape(img.shape[:2])
-    flags = results.get('gt_ignore_flags')
-    gt = InstanceData()
-    for key, name in (('gt_bboxes', 'bboxes'), ('gt_bboxes_labels', 'labels'), ('gt_masks', 'masks')):
-        if results.get(key) is None: continue
-        value = results[key] if flags is None else results[key][np.flatnonzero(~np.asarray(flags, bool))]
-        setattr(gt, name, value if key == 'gt_masks' else torch.from_numpy(np.asarray(value)))
-    meta = {k: results[k] for k in ('img_path', 'img_id', 'img_shape', 'ori_shape') if k in results}
-    return as_rgb_image(img), DetDataSample(gt_instances=gt, metainfo=meta)
+        img, sample = img[..., ::-1] if img.ndim == 3 and img.shape[2] == 3 else img.squeeze(), results['data_samples']
+    else:
+        if 'img' not in results:
+            raise KeyError(f'results_to_sample: no image in the results (keys {sorted(results)}); load it first')
+        img = np.asarray(results['img'])
+        img = img[..., ::-1] if img.ndim == 3 and img.shape[2] == 3 else img.reshape(img.shape[:2])
+        flags = results.get('gt_ignore_flags')
+        gt = InstanceData()
+        for key, name in (('gt_bboxes', 'bboxes'), ('gt_bboxes_labels', 'labels'), ('gt_masks', 'masks')):
+            if results.get(key) is None: continue
+            value = results[key] if flags is None else results[key][np.flatnonzero(~np.asarray(flags, bool))]
+            setattr(gt, name, value if key == 'gt_masks' else torch.from_numpy(np.asarray(value)))
+        meta = {k: results[k] for k in ('img_path', 'img_id', 'img_shape', 'ori_shape') if k in results}
+        sample = DetDataSample(gt_instances=gt, metainfo=meta)
+    if gt_scale_factor is not None and 'gt_instances' in sample:
+        gt = dict(sample.gt_instances.items())
+        if 'bboxes' in gt: gt['bboxes'] = gt['bboxes'] * gt['bboxes'].new_tensor(gt_scale_factor).repeat(2)
+        if 'masks' in gt: gt['masks'] = gt['masks'].resize(img.shape[:2])
+        sample = sample.new(**{**dict(sample.items()), 'gt_instances': sample.gt_instances.new(**gt)})
+    return as_rgb_image(img), sample

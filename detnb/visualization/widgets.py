@@ -25,9 +25,10 @@ from ..structures import DetDataSample, InstanceData
 from .visualizer import DetLocalVisualizer, as_rgb_image, results_to_sample
 
 # %% auto #0
-__all__ = ['build_dataset', 'seeded', 'step_name', 'pipeline_steps', 'select_classes', 'draw_gt', 'draw_sample', 'box_counts',
-           'caption', 'tile_images', 'BrowserView', 'DatasetBrowser', 'jpeg_bytes', 'pred_fields', 'coco_ground_truth',
-           'coco_detections', 'per_image_ap', 'gt_sample', 'pred_instances', 'PredictionBrowser']
+__all__ = ['build_dataset', 'seeded', 'step_name', 'pipeline_steps', 'gt_scale_factors', 'select_classes', 'draw_gt',
+           'draw_sample', 'box_counts', 'caption', 'tile_images', 'BrowserView', 'DatasetBrowser', 'jpeg_bytes',
+           'pred_fields', 'coco_ground_truth', 'coco_detections', 'per_image_ap', 'gt_sample', 'pred_instances',
+           'PredictionBrowser']
 
 # %% ../../nbs/visualization/02_widgets.ipynb #e40a29f0
 def build_dataset(dataset: Any,  # a dataset, a dataset config dict, or a Config / path / detnb:: name
@@ -72,6 +73,16 @@ def pipeline_steps(
             if results is None: break
     return steps
 
+def gt_scale_factors(steps: Sequence[tuple[str, dict | None]]) -> list[tuple[float, float] | None]:
+    "Per step, the image's `scale_factor` when the annotations were loaded after a resize (None: in image pixels)."
+    factors, factor, before = [], None, {}
+    for _, results in steps:
+        if results is not None and 'gt_bboxes' in results and 'gt_bboxes' not in before:
+            factor = before.get('scale_factor')
+        factors.append(factor)
+        before = results or {}
+    return factors
+
 # %% ../../nbs/visualization/02_widgets.ipynb #8c2403c2
 def _fit(img: np.ndarray, max_size: int) -> np.ndarray:
     "`img` shrunk (never enlarged) so that its longer side is at most `max_size`."
@@ -97,9 +108,11 @@ def draw_gt(visualizer: DetLocalVisualizer, img: np.ndarray, gt: InstanceData, m
     return _fit(visualizer.get_image(), max_size)
 
 def draw_sample(visualizer: DetLocalVisualizer, results: Mapping, labels: Sequence[int] | None = None,
-                max_size: int = 512) -> np.ndarray:
+                max_size: int = 512,
+                gt_scale_factor: Sequence[float] | None = None  # (w, h) where the ground truth is in original pixels
+               ) -> np.ndarray:
     "The results' image with its ground truth (classes `labels` only) drawn, at most `max_size` pixels wide and high."
-    img, sample = results_to_sample(results)
+    img, sample = results_to_sample(results, gt_scale_factor)
     return draw_gt(visualizer, img, select_classes(sample.gt_instances, labels), max_size)
 
 def box_counts(labels: Any,  # the labels of the boxes drawn (tensor, array or list)
@@ -191,9 +204,10 @@ class DatasetBrowser:
 
     def sample_view(self, index: int = 0, classes: Sequence[str | int] | None = None) -> tuple[np.ndarray, str]:
         "Image `index` after the whole pipeline with the ground truth of `classes` drawn (RGB), and what is drawn."
-        final = self.steps(index)[-1][1]
+        steps = self.steps(index)
+        final = steps[-1][1]
         if final is None: raise ValueError(f'the pipeline drops image {index} (a transform returned None)')
-        img, sample = results_to_sample(final)
+        img, sample = results_to_sample(final, gt_scale_factors(steps)[-1])
         gt = select_classes(sample.gt_instances, self.labels_of(classes))
         return draw_gt(self.visualizer, img, gt, self.max_size), f'{box_counts(gt.labels, self.classes)} drawn'
 
@@ -202,12 +216,12 @@ class DatasetBrowser:
         "Image `index` after each pipeline step that has an image, titled and tiled (RGB), and the panels' count."
         labels, steps = self.labels_of(classes), self.steps(index)
         drawn, titles = [], []
-        for k, (name, results) in enumerate(steps, 1):
+        for k, ((name, results), scale) in enumerate(zip(steps, gt_scale_factors(steps)), 1):
             if results is None:
                 drawn.append(np.full((tile // 2, tile, 3), 255, np.uint8))
                 titles.append(f'{k}. {name}: dropped')
             elif 'img' in results or 'inputs' in results:
-                drawn.append(draw_sample(self.visualizer, results, labels, tile)); titles.append(f'{k}. {name}')
+                drawn.append(draw_sample(self.visualizer, results, labels, tile, scale)); titles.append(f'{k}. {name}')
         return tile_images(drawn, titles, columns, tile), f'{len(drawn)} panels for {len(steps)} pipeline steps'
 
     def render(self, index: int = 0, classes: Sequence[str | int] | None = None) -> np.ndarray:

@@ -728,21 +728,24 @@ class RandomAffine(BaseTransform):
 class GeomTransform(BaseTransform):
     "Base of the AutoAugment geometric ops: a magnitude from `level` (or random), then one affine warp."
     max_level = 10
+    mag_limit, default_max_mag = math.inf, 1.0  # each op sets its own: the largest magnitude, `max_mag`'s default
     def __init__(self,
                  prob: float = 1.0,  # probability of applying the op
                  level: int | None = None,  # 0..10; None: a random magnitude in [min_mag, max_mag]
                  min_mag: float = 0.0,  # magnitude at level 0
-                 max_mag: float = 1.0,  # magnitude at level 10
+                 max_mag: float | None = None,  # magnitude at level 10; None: the op's `default_max_mag`
                  reversal_prob: float = 0.5,  # probability of negating the magnitude
                  img_border_value: Number | Sequence[Number] = 128,  # image value outside the source
                  mask_border_value: int = 0,  # mask value outside the source
                  seg_ignore_label: int = 255,  # seg-map value outside the source
                  interpolation: str = 'bilinear'):  # image interpolation
-        name = type(self).__name__
+        name, max_mag = type(self).__name__, self.default_max_mag if max_mag is None else max_mag
         if not 0 <= prob <= 1: raise ValueError(f'{name}: prob must be in [0, 1], got {prob}')
         if level is not None and not (isinstance(level, int) and 0 <= level <= self.max_level):
             raise ValueError(f'{name}: level must be an int in [0, {self.max_level}] or None, got {level!r}')
-        if not min_mag <= max_mag: raise ValueError(f'{name}: min_mag {min_mag} > max_mag {max_mag}')
+        if not 0 <= min_mag <= max_mag <= self.mag_limit:
+            raise ValueError(f'{name}: magnitudes must satisfy 0 <= min_mag <= max_mag <= {self.mag_limit}, got '
+                             f'{min_mag}, {max_mag}')
         if not 0 <= reversal_prob <= 1:
             raise ValueError(f'{name}: reversal_prob must be in [0, 1], got {reversal_prob}')
         self.prob, self.level, self.min_mag = prob, level, min_mag
@@ -770,47 +773,14 @@ class GeomTransform(BaseTransform):
 @TRANSFORMS.register_module()
 class Rotate(GeomTransform):
     "Rotate by the magnitude in degrees (clockwise when positive) about the image centre."
-    def __init__(self, prob=1.0, level=None, min_mag=0.0, max_mag=30.0, reversal_prob=0.5, img_border_value=128,
-                 mask_border_value=0, seg_ignore_label=255, interpolation='bilinear'):
-        if not 0 <= min_mag <= max_mag <= 180:
-            raise ValueError(
-                f'Rotate: magnitudes must satisfy 0 <= min_mag <= max_mag <= 180, got {min_mag}, {max_mag}'
-            )
-        super().__init__(
-            prob,
-            level,
-            min_mag,
-            max_mag,
-            reversal_prob,
-            img_border_value,
-            mask_border_value,
-            seg_ignore_label,
-            interpolation,
-        )
+    mag_limit, default_max_mag = 180, 30.0  # degrees
 
     def homography(self, mag, h, w):
         center = translation_matrix(w / 2, h / 2)
         return center @ rotation_matrix(mag) @ np.linalg.inv(center)
 
 class _Shear(GeomTransform):
-    def __init__(self, prob=1.0, level=None, min_mag=0.0, max_mag=30.0, reversal_prob=0.5, img_border_value=128,
-                 mask_border_value=0, seg_ignore_label=255, interpolation='bilinear'):
-        if not 0 <= min_mag <= max_mag <= 90:
-            raise ValueError(
-                f'{type(self).__name__}: magnitudes must satisfy 0 <= min_mag <= max_mag <= 90, got {min_mag}, '
-                f'{max_mag}'
-            )
-        super().__init__(
-            prob,
-            level,
-            min_mag,
-            max_mag,
-            reversal_prob,
-            img_border_value,
-            mask_border_value,
-            seg_ignore_label,
-            interpolation,
-        )
+    mag_limit, default_max_mag = 90, 30.0  # degrees: tan 90 is infinite
 
 @TRANSFORMS.register_module()
 class ShearX(_Shear):
@@ -823,23 +793,7 @@ class ShearY(_Shear):
     def homography(self, mag, h, w): return shear_matrix(0, mag)
 
 class _Translate(GeomTransform):
-    def __init__(self, prob=1.0, level=None, min_mag=0.0, max_mag=0.1, reversal_prob=0.5, img_border_value=128,
-                 mask_border_value=0, seg_ignore_label=255, interpolation='bilinear'):
-        if not 0 <= min_mag <= max_mag <= 1:
-            raise ValueError(
-                f'{type(self).__name__}: magnitudes must satisfy 0 <= min_mag <= max_mag <= 1, got {min_mag}, {max_mag}'
-            )
-        super().__init__(
-            prob,
-            level,
-            min_mag,
-            max_mag,
-            reversal_prob,
-            img_border_value,
-            mask_border_value,
-            seg_ignore_label,
-            interpolation,
-        )
+    mag_limit, default_max_mag = 1, 0.1  # the whole side
 
 @TRANSFORMS.register_module()
 class TranslateX(_Translate):

@@ -10,11 +10,9 @@ import math
 from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 from ...registry import MODELS
-from ..base_module import BaseModule
 from ..layers.conv import ConvModule
-from ..layers.csp_layers import CSPLayer, DepthwiseSeparableConvModule, SPPBottleneck
+from .cspnext import CSPBackbone
 
 # %% auto #0
 __all__ = ['Focus', 'CSPDarknet']
@@ -39,7 +37,7 @@ class Focus(nn.Module):
 
 # %% ../../../nbs/models/backbones/02_csp_darknet.ipynb #607379dd
 @MODELS.register_module()
-class CSPDarknet(BaseModule):
+class CSPDarknet(CSPBackbone):
     "CSPDarknet, the backbone of YOLOv5 and YOLOX (Ge et al. 2021): a Focus stem and stages of CSP layers."
     arch_settings = {  # in channels, out channels, blocks, add identity, SPP
         'P5': [[64, 128, 3, True, False], [128, 256, 9, True, False], [256, 512, 9, True, False],
@@ -65,49 +63,11 @@ class CSPDarknet(BaseModule):
                                                            nonlinearity='leaky_relu'),
                  spp_kernel_sizes: Sequence[int] | None = None):  # the SPP kernel sizes, spelled right
         super().__init__(init_cfg)
-        if arch not in self.arch_settings:
-            raise KeyError(f'CSPDarknet: arch must be one of {sorted(self.arch_settings)}, got {arch!r}')
-        setting = arch_ovewrite or self.arch_settings[arch]
-        if not set(out_indices) <= set(range(len(setting) + 1)):
-            raise ValueError(f'CSPDarknet: out_indices must be in 0..{len(setting)}, got {tuple(out_indices)}')
-        if frozen_stages not in range(-1, len(setting) + 1):
-            raise ValueError(f'CSPDarknet: frozen_stages must be in -1..{len(setting)}, got {frozen_stages}')
+        setting = self.stage_settings(arch, arch_ovewrite, out_indices, frozen_stages)
         self.out_indices, self.frozen_stages, self.norm_eval = tuple(out_indices), frozen_stages, norm_eval
         cfgs = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.stem = Focus(3, int(setting[0][0] * widen_factor), kernel_size=3, **cfgs)
         self.layers = ['stem']
-        conv = DepthwiseSeparableConvModule if use_depthwise else ConvModule
-        spp_sizes = spp_kernel_sizes or spp_kernal_sizes
-        for i, (in_channels, out_channels, num_blocks, add_identity, use_spp) in enumerate(setting):
-            in_channels, out_channels = int(in_channels * widen_factor), int(out_channels * widen_factor)
-            stage = [conv(in_channels, out_channels, 3, stride=2, padding=1, **cfgs)]
-            if use_spp: stage.append(SPPBottleneck(out_channels, out_channels, spp_sizes, **cfgs))
-            stage.append(CSPLayer(out_channels, out_channels, num_blocks=max(round(num_blocks * deepen_factor), 1),
-                                  add_identity=add_identity, use_depthwise=use_depthwise, **cfgs))
-            self.add_module(f'stage{i + 1}', nn.Sequential(*stage))
-            self.layers.append(f'stage{i + 1}')
+        self.add_stages(setting, deepen_factor, widen_factor, use_depthwise, spp_kernel_sizes or spp_kernal_sizes, cfgs)
         self._freeze_stages()
 
-    def _freeze_stages(self) -> None:
-        "The stem and the first `frozen_stages` stages in eval mode, without gradients."
-        for name in self.layers[:self.frozen_stages + 1]:
-            layer = getattr(self, name)
-            layer.eval()
-            for p in layer.parameters(): p.requires_grad = False
-
-    def train(self, mode: bool = True) -> CSPDarknet:
-        "Training mode, except the frozen stages, and the batch norms with `norm_eval`."
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm): m.eval()
-        return self
-
-    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        "The outputs of the layers in `out_indices` (0: the stem), finest first."
-        outs = []
-        for i, name in enumerate(self.layers):
-            x = getattr(self, name)(x)
-            if i in self.out_indices: outs.append(x)
-        return tuple(outs)

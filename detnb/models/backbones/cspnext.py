@@ -9,18 +9,65 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 from ...registry import MODELS
-from ..base_module import BaseModule
+from .resnet import StagedBackbone
 from ..layers.conv import ConvModule
 from ..layers.csp_layers import CSPLayer, DepthwiseSeparableConvModule, SPPBottleneck
 
 # %% auto #0
-__all__ = ['CSPNeXt']
+__all__ = ['CSPBackbone', 'CSPNeXt']
+
+# %% ../../../nbs/models/backbones/01_cspnext.ipynb #700cd6d2
+class CSPBackbone(StagedBackbone):
+    "Base of CSPNeXt and CSPDarknet: a stem and stages of CSP layers, named in `layers`, run in turn."
+    arch_settings: dict[str, list[list]] = {}  # the subclass's: per arch, rows of the stages
+
+    def stage_settings(self, arch: str, arch_ovewrite: list | None, out_indices: Sequence[int],
+                       frozen_stages: int) -> list[list]:
+        "The rows of `arch` (or `arch_ovewrite`), once `arch`, `out_indices` and `frozen_stages` are checked."
+        name = type(self).__name__
+        if arch not in self.arch_settings:
+            raise KeyError(f'{name}: arch must be one of {sorted(self.arch_settings)}, got {arch!r}')
+        setting = arch_ovewrite or self.arch_settings[arch]
+        if not set(out_indices) <= set(range(len(setting) + 1)):
+            raise ValueError(f'{name}: out_indices must be in 0..{len(setting)}, got {tuple(out_indices)}')
+        if frozen_stages not in range(-1, len(setting) + 1):
+            raise ValueError(f'{name}: frozen_stages must be in -1..{len(setting)}, got {frozen_stages}')
+        return setting
+
+    def add_stages(self,
+                   setting: list[list],  # rows: in channels, out channels, blocks, add identity, SPP
+                   deepen_factor: float, widen_factor: float,
+                   use_depthwise: bool,  # depthwise-separable stride-2 and block convolutions
+                   spp_kernel_sizes: Sequence[int],
+                   cfgs: dict,  # conv_cfg, norm_cfg, act_cfg of every layer
+                   **csp_args) -> None:  # the CSP layers' own options
+        "Stages `stage1`, ...: a stride-2 convolution, an SPP where the row says so, and a CSP layer."
+        conv = DepthwiseSeparableConvModule if use_depthwise else ConvModule
+        for i, (in_channels, out_channels, num_blocks, add_identity, use_spp) in enumerate(setting):
+            in_channels, out_channels = int(in_channels * widen_factor), int(out_channels * widen_factor)
+            stage = [conv(in_channels, out_channels, 3, stride=2, padding=1, **cfgs)]
+            if use_spp: stage.append(SPPBottleneck(out_channels, out_channels, spp_kernel_sizes, **cfgs))
+            stage.append(CSPLayer(out_channels, out_channels, num_blocks=max(round(num_blocks * deepen_factor), 1),
+                                  add_identity=add_identity, use_depthwise=use_depthwise, **csp_args, **cfgs))
+            self.add_module(f'stage{i + 1}', nn.Sequential(*stage))
+            self.layers.append(f'stage{i + 1}')
+
+    def frozen_layers(self) -> list[nn.Module]:
+        "The stem and the first `frozen_stages` stages."
+        return [getattr(self, name) for name in self.layers[:self.frozen_stages + 1]]
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        "The outputs of the layers in `out_indices` (0: the stem), finest first."
+        outs = []
+        for i, name in enumerate(self.layers):
+            x = getattr(self, name)(x)
+            if i in self.out_indices: outs.append(x)
+        return tuple(outs)
 
 # %% ../../../nbs/models/backbones/01_cspnext.ipynb #5f8af924
 @MODELS.register_module()
-class CSPNeXt(BaseModule):
+class CSPNeXt(CSPBackbone):
     "CSPNeXt, RTMDet's backbone (Lyu et al. 2022): a 3-conv stem and stages of CSP layers with CSPNeXt blocks."
     arch_settings = {  # in channels, out channels, blocks, add identity, SPP
         'P5': [[64, 128, 3, True, False], [128, 256, 6, True, False], [256, 512, 6, True, False],
@@ -47,13 +94,7 @@ class CSPNeXt(BaseModule):
                                                            distribution='uniform', mode='fan_in',
                                                            nonlinearity='leaky_relu')):
         super().__init__(init_cfg)
-        if arch not in self.arch_settings:
-            raise KeyError(f'CSPNeXt: arch must be one of {sorted(self.arch_settings)}, got {arch!r}')
-        setting = arch_ovewrite or self.arch_settings[arch]
-        if not set(out_indices) <= set(range(len(setting) + 1)):
-            raise ValueError(f'CSPNeXt: out_indices must be in 0..{len(setting)}, got {tuple(out_indices)}')
-        if frozen_stages not in range(-1, len(setting) + 1):
-            raise ValueError(f'CSPNeXt: frozen_stages must be in -1..{len(setting)}, got {frozen_stages}')
+        setting = self.stage_settings(arch, arch_ovewrite, out_indices, frozen_stages)
         self.out_indices, self.frozen_stages, self.norm_eval = tuple(out_indices), frozen_stages, norm_eval
         cfgs = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
         stem = int(setting[0][0] * widen_factor)
@@ -61,39 +102,7 @@ class CSPNeXt(BaseModule):
                                   ConvModule(stem // 2, stem // 2, 3, padding=1, **cfgs),
                                   ConvModule(stem // 2, stem, 3, padding=1, **cfgs))
         self.layers = ['stem']
-        conv = DepthwiseSeparableConvModule if use_depthwise else ConvModule
-        for i, (in_channels, out_channels, num_blocks, add_identity, use_spp) in enumerate(setting):
-            in_channels, out_channels = int(in_channels * widen_factor), int(out_channels * widen_factor)
-            stage = [conv(in_channels, out_channels, 3, stride=2, padding=1, **cfgs)]
-            if use_spp: stage.append(SPPBottleneck(out_channels, out_channels, spp_kernel_sizes, **cfgs))
-            stage.append(CSPLayer(out_channels, out_channels, expand_ratio=expand_ratio,
-                                  num_blocks=max(round(num_blocks * deepen_factor), 1), add_identity=add_identity,
-                                  use_depthwise=use_depthwise, use_cspnext_block=True,
-                                  channel_attention=channel_attention, **cfgs))
-            self.add_module(f'stage{i + 1}', nn.Sequential(*stage))
-            self.layers.append(f'stage{i + 1}')
+        self.add_stages(setting, deepen_factor, widen_factor, use_depthwise, spp_kernel_sizes, cfgs,
+                        expand_ratio=expand_ratio, use_cspnext_block=True, channel_attention=channel_attention)
         self._freeze_stages()
 
-    def _freeze_stages(self) -> None:
-        "The stem and the first `frozen_stages` stages in eval mode, without gradients."
-        for name in self.layers[:self.frozen_stages + 1]:
-            layer = getattr(self, name)
-            layer.eval()
-            for p in layer.parameters(): p.requires_grad = False
-
-    def train(self, mode: bool = True) -> CSPNeXt:
-        "Training mode, except the frozen stages, and the batch norms with `norm_eval`."
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm): m.eval()
-        return self
-
-    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        "The outputs of the layers in `out_indices` (0: the stem), finest first."
-        outs = []
-        for i, name in enumerate(self.layers):
-            x = getattr(self, name)(x)
-            if i in self.out_indices: outs.append(x)
-        return tuple(outs)

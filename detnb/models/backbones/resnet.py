@@ -20,7 +20,7 @@ from ..weight_init import read_state_dict
 from ..layers.conv import build_conv_layer, build_norm_layer, conv_norm, sequential_conv_norm
 
 # %% auto #0
-__all__ = ['shortcut', 'BasicBlock', 'Bottleneck', 'make_res_layer', 'ResNet', 'ResNetV1d', 'ResNeXt',
+__all__ = ['shortcut', 'BasicBlock', 'Bottleneck', 'make_res_layer', 'StagedBackbone', 'ResNet', 'ResNetV1d', 'ResNeXt',
            'convert_torchvision_resnet', 'convert_torchvision_resnet_file']
 
 # %% ../../../nbs/models/backbones/00_resnet.ipynb #fc5cd433
@@ -131,9 +131,27 @@ def make_res_layer(block: type[BasicBlock | Bottleneck],
     blocks += [block(out_channels, planes, **common) for _ in range(1, num_blocks)]
     return nn.Sequential(*blocks)
 
+# %% ../../../nbs/models/backbones/00_resnet.ipynb #c865ce52
+class StagedBackbone(BaseModule):
+    "A backbone with `frozen_stages` and `norm_eval`, whose subclass names the frozen modules in `frozen_layers`."
+    def _freeze_stages(self) -> None:
+        "The modules of `frozen_layers()` in eval mode, without gradients."
+        for layer in self.frozen_layers():
+            layer.eval()
+            for p in layer.parameters(): p.requires_grad = False
+
+    def train(self, mode: bool = True) -> StagedBackbone:
+        "Training mode, except the frozen stages, and the batch norms with `norm_eval`."
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm): m.eval()
+        return self
+
 # %% ../../../nbs/models/backbones/00_resnet.ipynb #d012c6af
 @MODELS.register_module()
-class ResNet(BaseModule):
+class ResNet(StagedBackbone):
     "Residual network backbone (He et al. 2016), returning the feature maps of the stages in `out_indices`."
     arch_settings = {18: (BasicBlock, (2, 2, 2, 2)), 34: (BasicBlock, (3, 4, 6, 3)), 50: (Bottleneck, (3, 4, 6, 3)),
                      101: (Bottleneck, (3, 4, 23, 3)), 152: (Bottleneck, (3, 8, 36, 3))}
@@ -211,23 +229,11 @@ class ResNet(BaseModule):
         self.feat_dim = inplanes  # channels of the last stage
         self._freeze_stages()
 
-    def _freeze_stages(self) -> None:
-        "The stem and the first `frozen_stages` stages: eval mode, no gradients."
-        if self.frozen_stages < 0: return
-        frozen = [self.stem] if self.deep_stem else [self.conv1, self.bn1]
-        frozen += [getattr(self, name) for name in self.res_layers[:self.frozen_stages]]
-        for m in frozen:
-            m.eval()
-            for p in m.parameters(): p.requires_grad = False
-
-    def train(self, mode: bool = True) -> ResNet:
-        "Set training mode, keeping frozen stages (and, with `norm_eval`, all batch norms) in eval mode."
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm): m.eval()
-        return self
+    def frozen_layers(self) -> list[nn.Module]:
+        "The stem and the first `frozen_stages` stages (none with -1)."
+        if self.frozen_stages < 0: return []
+        stem = [self.stem] if self.deep_stem else [self.conv1, self.bn1]
+        return stem + [getattr(self, name) for name in self.res_layers[:self.frozen_stages]]
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         "The feature maps of the stages in `out_indices`."

@@ -15,7 +15,7 @@ from ...structures import InstanceData
 from .assigners import AssignResult
 
 # %% auto #0
-__all__ = ['INF', 'EPS', 'soft_label_costs', 'dynamic_k_matching', 'DynamicSoftLabelAssigner']
+__all__ = ['INF', 'EPS', 'soft_label_costs', 'dynamic_k_matching', 'BatchAssigner', 'DynamicSoftLabelAssigner']
 
 # %% ../../../nbs/models/task_modules/04_dynamic_soft_label_assigner.ipynb #11a2f0e1
 INF = 1e8  # the cost of a pair that may not be matched
@@ -65,22 +65,11 @@ def dynamic_k_matching(cost: Tensor,  # (B, N, M)
     gt_inds = torch.where(matched, matching.byte().argmax(-1), -1)
     return gt_inds, (ious * matching).sum(-1)
 
-# %% ../../../nbs/models/task_modules/04_dynamic_soft_label_assigner.ipynb #1f9cfb59
-@TASK_UTILS.register_module()
-class DynamicSoftLabelAssigner:
-    "RTMDet's assignment (Lyu et al. 2022): soft-label costs, k lowest-cost candidates per box, k from the IoUs."
-    def __init__(self,
-                 soft_center_radius: float = 3.0,  # r of the centre prior, in strides
-                 topk: int = 13,  # IoUs summed into each box's k
-                 iou_weight: float = 3.0,  # lambda of the IoU cost
-                 iou_calculator: dict = dict(type='BboxOverlaps2D')):  # MMDetection's key; IoUs of x1 y1 x2 y2 boxes
-        if iou_calculator.get('type') != 'BboxOverlaps2D':
-            raise ValueError(f"DynamicSoftLabelAssigner: only iou_calculator=dict(type='BboxOverlaps2D'), got "
-                             f"{iou_calculator}")
-        self.soft_center_radius, self.topk, self.iou_weight = soft_center_radius, topk, iou_weight
-
+# %% ../../../nbs/models/task_modules/04_dynamic_soft_label_assigner.ipynb #b54160d3
+class BatchAssigner:
+    "Base of the assigners that match a whole batch at once: the subclass writes `match`, this class the rest."
     def batch_assign(self,
-                     pred_scores: Tensor,  # (B, N, C) class logits
+                     pred_scores: Tensor,  # (B, N, C) class scores, as the subclass's `match` reads them
                      pred_bboxes: Tensor,  # (B, N, 4) predicted boxes
                      priors: Tensor,  # (N, 4) points with strides
                      gt_bboxes: Tensor,  # (B, M, 4), padded
@@ -93,13 +82,7 @@ class DynamicSoftLabelAssigner:
         if gt_bboxes.shape[1] == 0 or num_priors == 0:
             return (torch.full((num_imgs, num_priors), -1, dtype=torch.long, device=pred_scores.device),
                     pred_scores.new_zeros(num_imgs, num_priors))
-        points = priors[None, :, None, :2]
-        inside = ((points > gt_bboxes[:, None, :, :2]) & (points < gt_bboxes[:, None, :, 2:])).all(-1)
-        candidates = (inside & gt_valid[:, None]).any(-1)
-        if prior_valid is not None: candidates &= prior_valid
-        cost, ious = soft_label_costs(pred_scores, pred_bboxes, priors, gt_bboxes, gt_labels, self.iou_weight,
-                                      self.soft_center_radius)
-        return dynamic_k_matching(cost, ious, candidates, gt_valid, self.topk)
+        return self.match(pred_scores, pred_bboxes, priors, gt_bboxes, gt_labels, gt_valid, prior_valid)
 
     def assign(self, pred_instances: InstanceData, gt_instances: InstanceData,
                gt_instances_ignore: InstanceData | None = None, **kwargs) -> AssignResult:
@@ -111,6 +94,38 @@ class DynamicSoftLabelAssigner:
         gt_inds, matched_ious = gt_inds[0], matched_ious[0]
         labels = torch.where(gt_inds >= 0, gt_labels.long()[gt_inds.clamp(min=0)] if len(gt_labels) else -1, -1)
         return AssignResult(len(gt_bboxes), gt_inds + 1, matched_ious, labels)
+
+# %% ../../../nbs/models/task_modules/04_dynamic_soft_label_assigner.ipynb #1f9cfb59
+@TASK_UTILS.register_module()
+class DynamicSoftLabelAssigner(BatchAssigner):
+    "RTMDet's assignment (Lyu et al. 2022): soft-label costs, k lowest-cost candidates per box, k from the IoUs."
+    def __init__(self,
+                 soft_center_radius: float = 3.0,  # r of the centre prior, in strides
+                 topk: int = 13,  # IoUs summed into each box's k
+                 iou_weight: float = 3.0,  # lambda of the IoU cost
+                 iou_calculator: dict = dict(type='BboxOverlaps2D')):  # MMDetection's key; IoUs of x1 y1 x2 y2 boxes
+        if iou_calculator.get('type') != 'BboxOverlaps2D':
+            raise ValueError(f"DynamicSoftLabelAssigner: only iou_calculator=dict(type='BboxOverlaps2D'), got "
+                             f"{iou_calculator}")
+        self.soft_center_radius, self.topk, self.iou_weight = soft_center_radius, topk, iou_weight
+
+    def match(self,
+              pred_scores: Tensor,  # (B, N, C) class logits
+              pred_bboxes: Tensor,  # (B, N, 4) predicted boxes
+              priors: Tensor,  # (N, 4) points with strides
+              gt_bboxes: Tensor,  # (B, M, 4), padded, M > 0
+              gt_labels: Tensor,  # (B, M)
+              gt_valid: Tensor,  # (B, M) bool: real boxes
+              prior_valid: Tensor | None = None  # (B, N) bool: priors inside the padded image
+             ) -> tuple[Tensor, Tensor]:
+        "The box (B, N) of each prior (-1: negative) and the IoU (B, N) of its prediction with it (0: negative)."
+        points = priors[None, :, None, :2]
+        inside = ((points > gt_bboxes[:, None, :, :2]) & (points < gt_bboxes[:, None, :, 2:])).all(-1)
+        candidates = (inside & gt_valid[:, None]).any(-1)
+        if prior_valid is not None: candidates &= prior_valid
+        cost, ious = soft_label_costs(pred_scores, pred_bboxes, priors, gt_bboxes, gt_labels, self.iou_weight,
+                                      self.soft_center_radius)
+        return dynamic_k_matching(cost, ious, candidates, gt_valid, self.topk)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(soft_center_radius={self.soft_center_radius}, topk={self.topk}, '

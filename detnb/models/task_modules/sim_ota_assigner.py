@@ -10,9 +10,7 @@ import torch
 from torch import Tensor
 from ...ops import bbox_overlaps
 from ...registry import TASK_UTILS
-from ...structures import InstanceData
-from .assigners import AssignResult
-from .dynamic_soft_label_assigner import dynamic_k_matching
+from .dynamic_soft_label_assigner import BatchAssigner, dynamic_k_matching
 
 # %% auto #0
 __all__ = ['INF', 'EPS', 'center_prior_masks', 'sim_ota_costs', 'SimOTAAssigner']
@@ -53,7 +51,7 @@ def sim_ota_costs(pred_scores: Tensor,  # (B, N, C) class probabilities
 
 # %% ../../../nbs/models/task_modules/06_sim_ota_assigner.ipynb #6a877373
 @TASK_UTILS.register_module()
-class SimOTAAssigner:
+class SimOTAAssigner(BatchAssigner):
     "YOLOX's SimOTA (Ge et al. 2021): centre-prior candidates, the k cheapest per box, k from the IoUs."
     def __init__(self,
                  center_radius: float = 2.5,  # half-side of the centre square, in strides
@@ -66,35 +64,23 @@ class SimOTAAssigner:
         self.center_radius, self.candidate_topk = center_radius, candidate_topk
         self.iou_weight, self.cls_weight = iou_weight, cls_weight
 
-    def batch_assign(self,
-                     pred_scores: Tensor,  # (B, N, C) class probabilities
-                     pred_bboxes: Tensor,  # (B, N, 4) predicted boxes
-                     priors: Tensor,  # (N, 4) points with strides
-                     gt_bboxes: Tensor,  # (B, M, 4), padded
-                     gt_labels: Tensor,  # (B, M)
-                     gt_valid: Tensor  # (B, M) bool: real boxes
-                    ) -> tuple[Tensor, Tensor]:
+    def match(self,
+              pred_scores: Tensor,  # (B, N, C) class probabilities
+              pred_bboxes: Tensor,  # (B, N, 4) predicted boxes
+              priors: Tensor,  # (N, 4) points with strides
+              gt_bboxes: Tensor,  # (B, M, 4), padded, M > 0
+              gt_labels: Tensor,  # (B, M)
+              gt_valid: Tensor,  # (B, M) bool: real boxes
+              prior_valid: Tensor | None = None  # (B, N) bool: priors inside the padded image
+             ) -> tuple[Tensor, Tensor]:
         "The box (B, N) of each prior (-1: negative) and the IoU (B, N) of its prediction with it (0: negative)."
-        num_imgs, num_priors = pred_scores.shape[:2]
-        if gt_bboxes.shape[1] == 0 or num_priors == 0:
-            return (torch.full((num_imgs, num_priors), -1, dtype=torch.long, device=pred_scores.device),
-                    pred_scores.new_zeros(num_imgs, num_priors))
         in_boxes, in_centres = center_prior_masks(priors, gt_bboxes, self.center_radius)
         in_boxes, in_centres = in_boxes & gt_valid[:, None], in_centres & gt_valid[:, None]
         cost, ious = sim_ota_costs(pred_scores, pred_bboxes, gt_bboxes, gt_labels, in_boxes & in_centres,
                                    self.cls_weight, self.iou_weight)
-        return dynamic_k_matching(cost, ious, (in_boxes | in_centres).any(-1), gt_valid, self.candidate_topk)
-
-    def assign(self, pred_instances: InstanceData, gt_instances: InstanceData,
-               gt_instances_ignore: InstanceData | None = None, **kwargs) -> AssignResult:
-        "The assignment of one image's priors (`pred_instances.priors`, `.scores`, `.bboxes`)."
-        gt_bboxes, gt_labels = gt_instances.bboxes, gt_instances.labels
-        gt_inds, matched_ious = self.batch_assign(
-            pred_instances.scores[None], pred_instances.bboxes[None], pred_instances.priors, gt_bboxes[None],
-            gt_labels[None], torch.ones(1, len(gt_bboxes), dtype=torch.bool, device=gt_bboxes.device))
-        gt_inds, matched_ious = gt_inds[0], matched_ious[0]
-        labels = torch.where(gt_inds >= 0, gt_labels.long()[gt_inds.clamp(min=0)] if len(gt_labels) else -1, -1)
-        return AssignResult(len(gt_bboxes), gt_inds + 1, matched_ious, labels)
+        candidates = (in_boxes | in_centres).any(-1)
+        if prior_valid is not None: candidates &= prior_valid
+        return dynamic_k_matching(cost, ious, candidates, gt_valid, self.candidate_topk)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(center_radius={self.center_radius}, candidate_topk={self.candidate_topk}, '
