@@ -10,10 +10,8 @@ overlap with an IoU of exactly 0.6, NMS's threshold, within rounding): there MMD
 dynamic-kernel layer `rtm_kernel` is also drawn He-scaled, so that mask logits spread well beyond the threshold
 rather than sitting at 0 (probability 0.5). Every matched detection's mask must overlap MMDetection's with an IoU of
 at least 0.99 (or differ in at most 3 pixels). The losses of one batch of two images with random boxes and masks
-must be equal (MMDetection sums its per-level losses, as detnb reports them), with one difference set aside:
-MMDetection's `DynamicSoftLabelAssigner` centres its centre prior at the mask's centre of mass when the ground truth
-has masks, detnb's at the box centre; the loss test moves MMDetection's to the box centre, and a strict xfail test
-without that change records the gap.
+must be equal (MMDetection sums its per-level losses, as detnb reports them); both assigners centre the centre prior
+of an instance with a mask at the mask's centre of mass.
 """
 from __future__ import annotations
 import os, sys
@@ -132,15 +130,6 @@ def random_batch(seed: int = 0) -> tuple[torch.Tensor, list[dict]]:
     return inputs, gts
 
 
-def mask_box_centres(masks: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    "The centres (n, 2) of the masks' bounding boxes: the centres of the boxes `random_batch` derives from them."
-    cols, rows = masks.any(1), masks.any(2)
-    w, h = masks.shape[2], masks.shape[1]
-    x = (cols.float().argmax(1) + w - cols.flip(1).float().argmax(1)) / 2
-    y = (rows.float().argmax(1) + h - rows.flip(1).float().argmax(1)) / 2
-    return torch.stack([x, y], 1)
-
-
 def compare_losses(mmdet_model, detnb_model) -> dict:
     "detnb's losses on `random_batch`, after checking them against MMDetection's."
     from mmdet.structures import DetDataSample as MMSample
@@ -172,14 +161,6 @@ def compare_losses(mmdet_model, detnb_model) -> dict:
     return actual
 
 
-def test_mmdet_parity_rtmdet_ins_losses(mmdet_model, detnb_model, monkeypatch):
-    "The losses, with the centre prior of MMDetection's assigner at the centre of each box, as detnb's assigner has it."
-    from mmdet.models.task_modules.assigners import dynamic_soft_label_assigner
-    monkeypatch.setattr(dynamic_soft_label_assigner, 'center_of_mass', mask_box_centres)
+def test_mmdet_parity_rtmdet_ins_losses(mmdet_model, detnb_model):
+    "The losses of one batch with masks (both assigners centre the centre prior at each mask's centre of mass)."
     print({k: round(float(v), 5) for k, v in compare_losses(mmdet_model, detnb_model).items()})
-
-
-@pytest.mark.xfail(strict=True, reason="MMDetection's assigner centres the prior of an instance with a mask at the "
-                   "mask's centre of mass; detnb's DynamicSoftLabelAssigner at the box centre (needs gt_centers)")
-def test_mmdet_parity_rtmdet_ins_losses_mask_centres(mmdet_model, detnb_model):
-    compare_losses(mmdet_model, detnb_model)

@@ -16,6 +16,7 @@ from .fcos_head import pad_gt_instances
 from ..layers.conv import Conv2d, ConvModule
 from ..layers.csp_layers import DepthwiseSeparableConvModule
 from ..layers.transformer import inverse_sigmoid
+from ..task_modules.dynamic_soft_label_assigner import gt_mask_centers
 
 # %% auto #0
 __all__ = ['sigmoid_geometric_mean', 'RTMDetHead', 'RTMDetSepBNHead']
@@ -119,9 +120,12 @@ class RTMDetHead(AnchorHead):
         if gt_bboxes.shape[1] == 0:  # no box in the batch: one padding box keeps the gathers below defined
             gt_bboxes, gt_labels = gt_bboxes.new_zeros(len(gt_bboxes), 1, 4), gt_labels.new_zeros(len(gt_labels), 1)
             gt_valid = gt_valid.new_zeros(len(gt_valid), 1)
+        # instances with masks (RTMDet-Ins): the centre prior at each mask's centre of mass, as MMDetection's
+        centers = gt_mask_centers(batch_gt_instances, points.device) if gt_valid.any() else None
         with torch.no_grad():
             gt_inds, ious = self.assigner.batch_assign(cls_score.detach(), decoded.detach(), priors, gt_bboxes,
-                                                       gt_labels, gt_valid, valid)
+                                                       gt_labels, gt_valid, valid,
+                                                       **({} if centers is None else dict(gt_centers=centers)))
         pos = gt_inds >= 0
         labels = torch.where(pos, gt_labels.gather(1, gt_inds.clamp(min=0)), self.num_classes)
         label_weights = valid.to(cls_score.dtype)

@@ -8,6 +8,7 @@ Docs: https://detnb.github.io/detnb/models/task_modules/dynamic_soft_label_assig
 from __future__ import annotations
 import torch
 import torch.nn.functional as F
+from collections.abc import Sequence
 from torch import Tensor
 from ...ops import bbox_overlaps
 from ...registry import TASK_UTILS
@@ -15,7 +16,8 @@ from ...structures import InstanceData
 from .assigners import AssignResult
 
 # %% auto #0
-__all__ = ['INF', 'EPS', 'soft_label_costs', 'dynamic_k_matching', 'BatchAssigner', 'DynamicSoftLabelAssigner']
+__all__ = ['INF', 'EPS', 'soft_label_costs', 'center_of_mass', 'gt_mask_centers', 'dynamic_k_matching', 'BatchAssigner',
+           'DynamicSoftLabelAssigner']
 
 # %% ../../../nbs/models/task_modules/04_dynamic_soft_label_assigner.ipynb #11a2f0e1
 INF = 1e8  # the cost of a pair that may not be matched
@@ -27,11 +29,12 @@ def soft_label_costs(pred_scores: Tensor,  # (B, N, C) class logits
                      gt_bboxes: Tensor,  # (B, M, 4)
                      gt_labels: Tensor,  # (B, M) long
                      iou_weight: float = 3.0,  # lambda
-                     soft_center_radius: float = 3.0  # r, in strides
+                     soft_center_radius: float = 3.0,  # r, in strides
+                     gt_centers: Tensor | None = None  # (B, M, 2) x y of the centre prior; None: the boxes' centres
                     ) -> tuple[Tensor, Tensor]:
     "The cost (B, N, M) of matching each prior with each box, and the IoUs (B, N, M) of the predictions with them."
     ious = bbox_overlaps(pred_bboxes, gt_bboxes)
-    centres = (gt_bboxes[..., :2] + gt_bboxes[..., 2:]) / 2
+    centres = (gt_bboxes[..., :2] + gt_bboxes[..., 2:]) / 2 if gt_centers is None else gt_centers
     distance = (priors[:, None, :2] - centres[:, None]).norm(dim=-1) / priors[:, None, 2]
     centre_cost = torch.pow(10, distance - soft_center_radius)
     iou_cost = -torch.log(ious + EPS) * iou_weight
@@ -41,6 +44,23 @@ def soft_label_costs(pred_scores: Tensor,  # (B, N, C) class logits
     positive = F.binary_cross_entropy_with_logits(label_logits, ious, reduction='none') * (ious - label_probs).square()
     cls_cost = negative.sum(-1, keepdim=True) - F.softplus(label_logits) * label_probs.square() + positive
     return cls_cost + iou_cost + centre_cost, ious
+
+def center_of_mass(masks: Tensor, eps: float = EPS) -> Tensor:
+    "The centres of mass (n, 2), x y in pixel indices, of binary masks (n, H, W)."
+    weights = masks.float()
+    total = weights.sum((1, 2)).clamp(min=eps)
+    ys = (weights.sum(2) * torch.arange(masks.shape[1], device=masks.device)).sum(1) / total
+    xs = (weights.sum(1) * torch.arange(masks.shape[2], device=masks.device)).sum(1) / total
+    return torch.stack([xs, ys], 1)
+
+def gt_mask_centers(batch_gt_instances: Sequence[InstanceData], device: torch.device | str) -> Tensor | None:
+    "The centres of mass (B, M, 2) of a batch's ground-truth masks, zero-padded as the boxes; None without masks."
+    if not batch_gt_instances or not all('masks' in gt for gt in batch_gt_instances): return None
+    centers = torch.zeros(len(batch_gt_instances), max(len(gt) for gt in batch_gt_instances), 2, device=device)
+    for i, gt in enumerate(batch_gt_instances):
+        masks = gt.masks if isinstance(gt.masks, Tensor) else torch.as_tensor(gt.masks.to_ndarray())
+        if len(masks): centers[i, :len(masks)] = center_of_mass(masks.to(device))
+    return centers
 
 # %% ../../../nbs/models/task_modules/04_dynamic_soft_label_assigner.ipynb #d7c37335
 def dynamic_k_matching(cost: Tensor,  # (B, N, M)
@@ -75,14 +95,15 @@ class BatchAssigner:
                      gt_bboxes: Tensor,  # (B, M, 4), padded
                      gt_labels: Tensor,  # (B, M)
                      gt_valid: Tensor,  # (B, M) bool: real boxes
-                     prior_valid: Tensor | None = None  # (B, N) bool: priors inside the padded image
+                     prior_valid: Tensor | None = None,  # (B, N) bool: priors inside the padded image
+                     **match_kwargs  # passed on to `match` (RTMDet's: `gt_centers`)
                     ) -> tuple[Tensor, Tensor]:
         "The box (B, N) of each prior (-1: negative) and the IoU (B, N) of its prediction with it (0: negative)."
         num_imgs, num_priors = pred_scores.shape[:2]
         if gt_bboxes.shape[1] == 0 or num_priors == 0:
             return (torch.full((num_imgs, num_priors), -1, dtype=torch.long, device=pred_scores.device),
                     pred_scores.new_zeros(num_imgs, num_priors))
-        return self.match(pred_scores, pred_bboxes, priors, gt_bboxes, gt_labels, gt_valid, prior_valid)
+        return self.match(pred_scores, pred_bboxes, priors, gt_bboxes, gt_labels, gt_valid, prior_valid, **match_kwargs)
 
     def assign(self, pred_instances: InstanceData, gt_instances: InstanceData,
                gt_instances_ignore: InstanceData | None = None, **kwargs) -> AssignResult:
@@ -116,7 +137,8 @@ class DynamicSoftLabelAssigner(BatchAssigner):
               gt_bboxes: Tensor,  # (B, M, 4), padded, M > 0
               gt_labels: Tensor,  # (B, M)
               gt_valid: Tensor,  # (B, M) bool: real boxes
-              prior_valid: Tensor | None = None  # (B, N) bool: priors inside the padded image
+              prior_valid: Tensor | None = None,  # (B, N) bool: priors inside the padded image
+              gt_centers: Tensor | None = None  # (B, M, 2) centres of the centre prior; None: the boxes'
              ) -> tuple[Tensor, Tensor]:
         "The box (B, N) of each prior (-1: negative) and the IoU (B, N) of its prediction with it (0: negative)."
         points = priors[None, :, None, :2]
@@ -124,7 +146,7 @@ class DynamicSoftLabelAssigner(BatchAssigner):
         candidates = (inside & gt_valid[:, None]).any(-1)
         if prior_valid is not None: candidates &= prior_valid
         cost, ious = soft_label_costs(pred_scores, pred_bboxes, priors, gt_bboxes, gt_labels, self.iou_weight,
-                                      self.soft_center_radius)
+                                      self.soft_center_radius, gt_centers)
         return dynamic_k_matching(cost, ious, candidates, gt_valid, self.topk)
 
     def __repr__(self) -> str:
