@@ -29,7 +29,7 @@ class ZooEntry(NamedTuple):
     source: str  # 'mmdet' or 'torchvision'
     config: str | None  # the detnb config the weights load into; None: converted by `import_torchvision_detector`
     checkpoint: str  # the published URL
-    box_ap: float  # COCO val2017 box AP, as published
+    box_ap: float | None  # COCO val2017 box AP, as published; None for an RPN (proposals, no classes)
     parameters: int
     verified: bool  # a test of detnb reproduces the published detections with these weights
 
@@ -208,7 +208,8 @@ def format_models(entries: list[ZooEntry]) -> str:
     "A text table of `entries`: name, box AP, parameters (millions), verified, source."
     width = max([len(e.name) for e in entries] + [4])
     lines = [f'{"name":<{width}}  box AP  params  verified  source']
-    lines += [f'{e.name:<{width}}  {e.box_ap:>6.1f}  {e.parameters / 1e6:>5.1f}M  {"yes" if e.verified else "no":<8}  '
+    ap = lambda e: '-' if e.box_ap is None else f'{e.box_ap:.1f}'
+    lines += [f'{e.name:<{width}}  {ap(e):>6}  {e.parameters / 1e6:>5.1f}M  {"yes" if e.verified else "no":<8}  '
               f'{e.source}' for e in entries]
     return '\n'.join(lines)
 
