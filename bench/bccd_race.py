@@ -6,8 +6,9 @@ minutes of training from random weights on 2 CPU threads at 416 px (YOLOv8n, mea
 
 detnb side (`--config`, default `detnb::rtmdet/rtmdet_tiny_bccd.py`): a few training iterations are timed first
 (after the first, which sets up), and the config's epoch schedule is fitted to the epochs that the rest of the
-budget buys: epoch-based learning-rate phases, the stage-2 switch (`PipelineSwitchHook`, `YOLOXModeSwitchHook`) and
-the validation interval scale with it, the warm-up (in iterations) stays. Training stops at the first iteration
+budget buys by `detnb.apis.quickstart.compress_schedule`: epoch-based learning-rate phases and the stage-2 switch
+(`PipelineSwitchHook`, which keeps at least the last epoch; `YOLOXModeSwitchHook`) scale with it, the warm-up (in
+iterations) stays, and validation waits for the last epoch. Training stops at the first iteration
 that ends past the budget (a busier machine than the timed iterations saw; at least one iteration runs), as
 Ultralytics' `time=` does. The model is then validated once with `CocoMetric` (pycocotools' COCOeval) on the
 ground truth that the samples carry, with the EMA weights when the config keeps an EMA.
@@ -62,22 +63,11 @@ def race_config(config: str, data: Path, work_dir: Path):
 
 
 def fit_schedule(cfg, epochs: int):
-    "Shorten `cfg` to `epochs` epochs: epoch-based scheduler bounds, stage-2 hooks and validation scale (in place)."
-    old = cfg.train_cfg.max_epochs
-    def scale(epoch: int) -> int: return min(epochs, max(0, round(epoch * epochs / old)))
-    for s in cfg.get('param_scheduler') or []:
-        if not s.get('by_epoch', True): continue  # iteration-based (the warm-up): kept
-        begin, end = scale(s.get('begin', 0)), scale(s.get('end', old))
-        if end <= begin: begin = min(begin, epochs - 1); end = begin + 1
-        s['begin'], s['end'] = begin, end
-        if 'T_max' in s: s['T_max'] = end - begin
-    for hook in cfg.get('custom_hooks') or []:
-        if hook['type'] == 'PipelineSwitchHook':  # stage 2 keeps its share of the epochs, at least one
-            hook['switch_epoch'] = epochs - max(1, round((old - hook['switch_epoch']) * epochs / old))
-        if hook['type'] == 'YOLOXModeSwitchHook':
-            hook['num_last_epochs'] = max(1, round(hook.get('num_last_epochs', 15) * epochs / old))
+    "`cfg` compressed to `epochs` epochs by `compress_schedule`, validated at the last epoch only (in place)."
+    from detnb.apis.quickstart import compress_schedule
+    compress_schedule(cfg, epochs)  # the stage-2 switch lands at epochs - 1 at the latest: stage 2 keeps an epoch
     cfg.train_cfg.pop('dynamic_intervals', None)
-    cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = epochs, epochs  # validate the last epoch only
+    cfg.train_cfg.val_interval = epochs
     return cfg
 
 

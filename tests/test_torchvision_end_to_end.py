@@ -21,6 +21,9 @@ from detnb.models.torchvision_import import (TORCHVISION_COCO_CATEGORIES, TORCHV
 PHOTOS = ('000000000009.jpg', '000000000036.jpg')  # 640 x 480 landscape, 481 x 640 portrait
 BUILDERS = {'retinanet_resnet50_fpn': (retinanet_resnet50_fpn, 250), 'fcos_resnet50_fpn': (fcos_resnet50_fpn, 90)}
 UNUSED = [i for i in range(TORCHVISION_COCO_CATEGORIES) if i not in TORCHVISION_COCO_IDS]
+# the per-photo checks resize the photos to their own size: torchvision's default, 800 px, would upscale them 1.67x
+# and cost 2.8x the time; a size other than the default also checks that the import carries the resize over
+OWN_SIZE = dict(min_size=480, max_size=800)
 
 
 @pytest.fixture(scope='module')
@@ -75,11 +78,11 @@ def check(figures: dict) -> None:
     assert figures['matched'] >= 0.99 and figures['matched_ours'] >= 0.99 and figures['max_score_diff'] <= 1e-3, figures
 
 
-def imported(name: str, photo, out_dir) -> tuple[nn.Module, tuple]:
-    "A seeded torchvision model made to detect on `photo`, and its import's (config, checkpoint) paths."
+def imported(name: str, photo, out_dir, **size) -> tuple[nn.Module, tuple]:
+    "A seeded torchvision model (`size`: its resize) made to detect on `photo`, and its import's (config, checkpoint)."
     builder, num_candidates = BUILDERS[name]
     torch.manual_seed(0)
-    model = made_to_detect(builder(weights=None, weights_backbone=None, num_classes=91), rgb_tensor(photo),
+    model = made_to_detect(builder(weights=None, weights_backbone=None, num_classes=91, **size), rgb_tensor(photo),
                            num_candidates)
     return model, import_torchvision_detector(model, out_dir)
 
@@ -87,10 +90,12 @@ def imported(name: str, photo, out_dir) -> tuple[nn.Module, tuple]:
 @pytest.mark.parametrize('name', list(BUILDERS))
 def test_inference_detector_gives_torchvision_detections(name, photos, tmp_path):
     for photo in photos:
-        tv_model, (config, checkpoint) = imported(name, photo, tmp_path / photo.stem)
+        tv_model, (config, checkpoint) = imported(name, photo, tmp_path / photo.stem, **OWN_SIZE)
         with torch.no_grad(): theirs = tv_model([rgb_tensor(photo)])[0]
         model = init_detector(config, checkpoint)
         assert model.dataset_meta['classes'][0] == 'person' and len(model.dataset_meta['classes']) == 80
+        resize = [t for t in model.cfg.test_dataloader.dataset.pipeline if t['type'] == 'TorchvisionResize']
+        assert [(t['min_size'], t['max_size']) for t in resize] == [tuple(OWN_SIZE.values())], resize
         pred = inference_detector(model, photo).pred_instances
         check(dict(model=name, photo=photo.name, **agreement(pred.labels, pred.scores, pred.bboxes, theirs)))
 

@@ -2,10 +2,7 @@
 # encoder and two decoder layers, 20 queries, on the generated shapes data set (four classes, 128 px). The model
 # parts are those of detr_r50_8xb2-150e_coco.py at this size; generate the data first with
 # detnb.datasets.shapes.make_shapes_dataset(root='data/shapes', **shapes).
-_base_ = ['../_base_/default_runtime.py']
-shapes = dict(num_train=3000, num_val=100, img_size=128, seed=0, max_objects=4, size_range=(24, 80), min_visible=0.8)
-data_root = 'data/shapes/'
-img_scale = (128, 128)
+_base_ = ['../_base_/datasets/shapes_detection.py', '../_base_/default_runtime.py']
 
 embed_dims, ffn_channels, heads = 64, 128, 4
 model = dict(
@@ -36,31 +33,6 @@ model = dict(
         dict(type='ClassificationCost', weight=1.), dict(type='BBoxL1Cost', weight=5.0, box_format='xywh'),
         dict(type='IoUCost', iou_mode='giou', weight=2.0)])),
     test_cfg=dict(max_per_img=20))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
-train_dataloader = dict(
-    batch_size=8, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type='ShapesDataset', data_root=data_root, ann_file='annotations/instances_train.json',
-                 data_prefix=dict(img='train/'), filter_cfg=dict(filter_empty_gt=True), pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=8, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='ShapesDataset', data_root=data_root, ann_file='annotations/instances_val.json',
-                 data_prefix=dict(img='val/'), test_mode=True, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json', metric='bbox')
-test_evaluator = val_evaluator
 
 # from scratch: every part at the full learning rate, higher than the COCO config's, gradients clipped
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=0.001, weight_decay=0.0001),

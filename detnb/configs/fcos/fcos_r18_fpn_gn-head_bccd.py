@@ -3,7 +3,7 @@
 # better than its RetinaNet (shared/FACTS.md); the towers here have two 128-channel convolutions each.
 _base_ = [
     '../_base_/datasets/bccd_detection.py',
-    '../_base_/schedules/schedule_1x.py',
+    '../_base_/schedules/adamw_cosine_24e.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
@@ -24,13 +24,3 @@ model = dict(
         loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
     test_cfg=dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.6),
                   max_per_img=100))
-
-max_epochs = 24
-train_cfg = dict(max_epochs=max_epochs, val_interval=4)
-optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=0.002, weight_decay=0.05),
-                     clip_grad=dict(max_norm=35, norm_type=2))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=200),
-    dict(type='CosineAnnealingLR', eta_min_ratio=0.05, by_epoch=True, begin=0, end=max_epochs,
-         convert_to_iter_based=True),
-]

@@ -1,15 +1,9 @@
 # `detnb quickstart`: FCOS trained from scratch on the generated shapes data set, on a CPU, in a few minutes.
-# The design (measured on 2 CPU cores, see nbs/82_apis_quickstart.ipynb): a quarter-width ResNet-18, light
+# The design (measured on 2 CPU cores, see nbs/apis/02_quickstart.ipynb): a quarter-width ResNet-18, light
 # GroupNorm heads, 128-pixel images, many generated images seen few times, AdamW with a cosine schedule and
-# an exponential moving average of the weights.
-_base_ = ['../_base_/default_runtime.py']
-
-# the data set: arguments of detnb.datasets.shapes.make_shapes_dataset. `detnb quickstart` generates it into
-# detnb's cache and points data_root there; for `detnb train`, generate it first with
-# make_shapes_dataset(root='data/shapes', **shapes)
-shapes = dict(num_train=3000, num_val=100, img_size=128, seed=0, max_objects=4, size_range=(24, 80), min_visible=0.8)
-data_root = 'data/shapes/'
-img_scale = (128, 128)  # (width, height): the generated size, so Resize only records the scale factor
+# an exponential moving average of the weights. The data (_base_/datasets/shapes_detection.py): 3,000 generated
+# training images and 100 for validation (`shapes`: the arguments of make_shapes_dataset), in batches of 8.
+_base_ = ['../_base_/datasets/shapes_detection.py', '../_base_/default_runtime.py']
 
 model = dict(
     type='FCOS',
@@ -28,33 +22,6 @@ model = dict(
                    loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
     test_cfg=dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.6),
                   max_per_img=100))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
-train_dataloader = dict(
-    batch_size=8, num_workers=0,  # on 2 cores, loading in the main process leaves both to the model
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type='ShapesDataset', data_root=data_root, ann_file='annotations/instances_train.json',
-                 data_prefix=dict(img='train/'), filter_cfg=dict(filter_empty_gt=True), pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=8, num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='ShapesDataset', data_root=data_root, ann_file='annotations/instances_val.json',
-                 data_prefix=dict(img='val/'), test_mode=True, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json', metric='bbox')
-test_evaluator = val_evaluator
 
 max_epochs = 5
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)  # validate at the end

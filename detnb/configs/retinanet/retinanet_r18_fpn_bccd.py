@@ -4,7 +4,7 @@
 _base_ = [
     '../_base_/models/retinanet_r50_fpn.py',
     '../_base_/datasets/bccd_detection.py',
-    '../_base_/schedules/schedule_1x.py',
+    '../_base_/schedules/adamw_cosine_24e.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
@@ -13,13 +13,3 @@ model = dict(
                   init_cfg=None),  # online: init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18')
     neck=dict(in_channels=[128, 256, 512], out_channels=128, start_level=0, add_extra_convs='on_input'),
     bbox_head=dict(num_classes=3, in_channels=128, feat_channels=128, stacked_convs=2))
-
-max_epochs = 24
-train_cfg = dict(max_epochs=max_epochs, val_interval=4)
-optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=0.002, weight_decay=0.05),
-                     clip_grad=dict(max_norm=35, norm_type=2))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=200),
-    dict(type='CosineAnnealingLR', eta_min_ratio=0.05, by_epoch=True, begin=0, end=max_epochs,
-         convert_to_iter_based=True),
-]
