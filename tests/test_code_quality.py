@@ -174,3 +174,17 @@ def test_lines_at_most_120():
         if not line.startswith('__all__ = '):
             long.append(f"{Path(hit['filename']).relative_to(ROOT)}:{hit['location']['row']}: {len(line)} characters")
     assert not long, 'lines over 120 characters (in the notebook that exports the module):\n' + '\n'.join(long)
+
+
+# --- the version and the package's front page -------------------------------------------------------------
+
+def test_version_is_the_changelogs_last_release():
+    "`detnb.__version__` (the one place the version lives) is the newest release heading of CHANGELOG.md."
+    import re
+    releases = re.findall(r'^## (\d+\.\d+\.\d+) \(', (ROOT / 'CHANGELOG.md').read_text(), re.M)
+    tree = ast.parse((PKG / '__init__.py').read_text())
+    versions = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                and [t.id for t in node.targets if isinstance(t, ast.Name)] == ['__version__']]
+    assert versions == [releases[0]], f'detnb/__init__.py sets __version__ to {versions}; CHANGELOG.md: {releases[:2]}'
+    docstrings = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)]
+    assert len(docstrings) == 1, f'detnb/__init__.py has {len(docstrings)} module-level strings, not one docstring'
