@@ -1,13 +1,16 @@
 """Multi-scale deformable attention at DINO's sizes (4 levels of an 800 x 1333 image at strides 8-64: 22 223
 positions, 8 heads of 32 channels, 4 points; the encoder's 22 223 queries and the decoder's 900): forward + backward
-time and peak memory of the CPU path (`multi_scale_deformable_attn`, which on the CPU runs
-`MultiScaleDeformableAttnCPUFunction`) against the `grid_sample` reference, measured in the same run. Each
+time and peak memory of the CPU path (`multi_scale_deformable_attn`, which on the CPU runs `ms_deform_attn_cpu`:
+`MultiScaleDeformableAttnCPUFunction` for the encoder, `MultiScaleDeformableAttnSmallCPUFunction` for the decoder,
+whose samples are no larger than the values) against the `grid_sample` reference, measured in the same run. Each
 measurement runs in a fresh process, so that peak memory (max RSS above the inputs on the CPU, torch's peak
 allocation on a GPU) is its own; the two sides alternate, round after round (the first side changes every round),
 so that a loaded machine slows both alike; the ratios are printed per round, then their median and spread. Time is
 the wall clock and, on the CPU, the process's CPU time (less sensitive to other processes on a loaded machine); the
-best of `--repeats` runs in each process. `--gather` adds an alternative that was measured and not taken (the four
-corners of every point through one `F.embedding_bag`). On a GPU, the CUDA kernel against the reference.
+best of `--repeats` runs in each process. The goal (0.7 of the reference's time or less) refers to the default
+settings: torch's default threads (two on the 2-core machine), batch 1. `--gather` adds an alternative that was
+measured and not taken (the four corners of every point through one `F.embedding_bag`). On a GPU, the CUDA kernel
+against the reference.
 
     python bench/deformable_attention.py [--device cuda] [--rounds 3] [--repeats 2] [--batch 1] [--threads 1] [--gather]
 """

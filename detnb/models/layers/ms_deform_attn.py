@@ -16,10 +16,10 @@ from ...ops import NVRTC_OPTIONS, CupyKernels, Kernels, grid_stride_shape, kerne
 from ...registry import MODELS
 
 # %% auto #0
-__all__ = ['KERNEL_FILE', 'SAMPLED_BYTES', 'multi_scale_deformable_attn_pytorch', 'ms_deform_attn_source',
-           'MultiScaleDeformableAttnFunction', 'level_maps', 'head_chunks', 'sample_heads',
-           'MultiScaleDeformableAttnCPUFunction', 'DeformAttnKernels', 'deform_attn_kernels',
-           'multi_scale_deformable_attn', 'MultiScaleDeformableAttention']
+__all__ = ['KERNEL_FILE', 'multi_scale_deformable_attn_pytorch', 'ms_deform_attn_source', 'MultiScaleDeformableAttnFunction',
+           'level_maps', 'sampling_grids', 'sum_rows', 'sample_heads', 'MultiScaleDeformableAttnCPUFunction',
+           'sample_levels', 'MultiScaleDeformableAttnSmallCPUFunction', 'ms_deform_attn_cpu', 'DeformAttnKernels',
+           'deform_attn_kernels', 'multi_scale_deformable_attn', 'MultiScaleDeformableAttention']
 
 # %% ../../../nbs/models/layers/03_ms_deform_attn.ipynb #7e557ed6
 def multi_scale_deformable_attn_pytorch(value: Tensor,  # (B, S, heads, C), the levels one after another
@@ -77,8 +77,6 @@ class MultiScaleDeformableAttnFunction(torch.autograd.Function):
         return grads[0], None, None, grads[1], grads[2], None
 
 # %% ../../../nbs/models/layers/03_ms_deform_attn.ipynb #06f9dfd0
-SAMPLED_BYTES = 2**24  # 16 MB: the most sampled values that one grid_sample call of the CPU path writes
-
 def level_maps(value: Tensor,  # (B, S, heads, C), the levels one after another
                shapes: list,  # [(H, W), ...] of each level
               ) -> list[Tensor]:  # per level, a (B, heads, C, H, W) view of `value`
@@ -87,60 +85,123 @@ def level_maps(value: Tensor,  # (B, S, heads, C), the levels one after another
     levels = value.split([h * w for h, w in shapes], 1)
     return [v.view(B, h, w, heads, C).permute(0, 3, 4, 1, 2) for v, (h, w) in zip(levels, shapes)]
 
-def head_chunks(batch: int, heads: int, head_bytes: int,  # bytes of one image's and one head's samples per level
-               ) -> list[slice]:
-    "Groups of heads whose samples stay under `SAMPLED_BYTES`, with at least one head per thread in a group."
-    n = min(heads, max(-(-torch.get_num_threads() // batch), SAMPLED_BYTES // max(batch * head_bytes, 1)))
-    return [slice(h, h + n) for h in range(0, heads, n)]
+def sampling_grids(sampling_locations: Tensor,  # (B, Q, heads, L, P, 2) (x, y) in [0, 1]
+                  ) -> Tensor:  # (L, B, heads, P, Q, 2)
+    "The `grid_sample` grids $2 p - 1$, bit for bit the reference's, queries innermost, in one op."
+    B, Q, heads, L, P, _ = sampling_locations.shape
+    return torch.add(sampling_locations.new_tensor(-1.0), sampling_locations.permute(3, 0, 2, 4, 1, 5), alpha=2,
+                     out=sampling_locations.new_empty(L, B, heads, P, Q, 2))
 
-def sample_heads(level: Tensor,  # (B, n, C, H, W) values of one level and a group of heads
-                 grid: Tensor,  # (B, n, P, Q, 2) sampling grid in [-1, 1]
-                ) -> Tensor:  # (B, n, C, P, Q)
-    "Bilinear samples of a group of heads, zero outside the map, as the reference takes them."
+def sum_rows(x: Tensor,  # (N, K, M)
+            ) -> Tensor:  # (N, M)
+    "The sum over the middle dimension as one batched product with a row of ones (one parallel region)."
+    return torch.bmm(x.new_ones(x.shape[0], 1, x.shape[1]), x).squeeze(1)
+
+def sample_heads(level: Tensor,  # (B, heads, C, H, W) values of one level
+                 grid: Tensor,  # (B, heads, P, Q, 2) sampling grid in [-1, 1]
+                ) -> Tensor:  # (B, heads, C, P, Q)
+    "Bilinear samples of one level for all heads, zero outside the map, as the reference takes them."
     return F.grid_sample(level.flatten(0, 1), grid.flatten(0, 1), mode='bilinear', padding_mode='zeros',
                          align_corners=False).unflatten(0, grid.shape[:2])
 
 # %% ../../../nbs/models/layers/03_ms_deform_attn.ipynb #379298dc
 class MultiScaleDeformableAttnCPUFunction(torch.autograd.Function):
-    "Deformable attention on the CPU: the reference's `grid_sample` per level and group of heads, weights folded in."
+    "Deformable attention on the CPU: the reference's `grid_sample` per level, weights folded in, resampled backward."
     @staticmethod
     def forward(ctx, value: Tensor, spatial_shapes: Tensor, sampling_locations: Tensor,
                 attention_weights: Tensor) -> Tensor:
         B, S, heads, C = value.shape
-        _, Q, _, L, P, _ = sampling_locations.shape
-        shapes = spatial_shapes.tolist()
-        grids = (2 * sampling_locations - 1).permute(3, 0, 2, 4, 1, 5).contiguous()  # (L, B, heads, P, Q, 2)
+        ctx.shapes = spatial_shapes.tolist()
+        grids = sampling_grids(sampling_locations)  # (L, B, heads, P, Q, 2)
         weights = attention_weights.permute(3, 0, 2, 4, 1).unsqueeze(3).contiguous()  # (L, B, heads, 1, P, Q)
-        chunks = head_chunks(B, heads, C * P * Q * value.element_size())
-        out = value.new_zeros(B, heads, C, Q)
-        for level, grid, w in zip(level_maps(value, shapes), grids, weights):
-            for h in chunks: out[:, h] += sample_heads(level[:, h], grid[:, h]).mul_(w[:, h]).sum(-2)
+        levels = level_maps(value, ctx.shapes)
+        weighted = sample_heads(levels[0], grids[0]).mul_(weights[0])  # (B, heads, C, P, Q) summed over the levels
+        for level, grid, w in zip(levels[1:], grids[1:], weights[1:]): weighted.addcmul_(sample_heads(level, grid), w)
         ctx.save_for_backward(value, grids, weights)
-        ctx.shapes, ctx.chunks = shapes, chunks
-        return out.view(B, heads * C, Q).transpose(1, 2)
+        return sum_rows(weighted.flatten(0, 2)).view(B, heads * C, -1).transpose(1, 2)  # summed over the points
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output: Tensor):
         value, grids, weights = ctx.saved_tensors
         B, S, heads, C = value.shape
-        Q = grids.shape[4]
+        L, _, _, P, Q, _ = grids.shape
         g = grad_output.reshape(B, Q, heads, C).permute(0, 2, 3, 1).unsqueeze(3).contiguous()  # (B, heads, C, 1, Q)
         grad_value = torch.empty_like(value)
-        grad_grids, grad_weights = torch.empty_like(grids), torch.empty_like(weights)
-        for level, grid, w, grad_level, grad_grid, grad_w in zip(
-                level_maps(value, ctx.shapes), grids, weights, level_maps(grad_value, ctx.shapes), grad_grids,
-                grad_weights):
-            for h in ctx.chunks:
-                sampled = sample_heads(level[:, h], grid[:, h])
-                grad_w[:, h] = sampled.mul_(g[:, h]).sum(2, keepdim=True)
-                grad_map, grad_grid_h = torch.ops.aten.grid_sampler_2d_backward(
-                    torch.mul(g[:, h], w[:, h], out=sampled).flatten(0, 1), level[:, h].flatten(0, 1),
-                    grid[:, h].flatten(0, 1), 0, 0, False, [True, True])  # bilinear, zero padding
-                grad_level[:, h] = grad_map.unflatten(0, (B, -1))
-                grad_grid[:, h] = grad_grid_h.unflatten(0, (B, -1))
-        grad_locations = grad_grids.mul_(2).permute(1, 4, 2, 0, 3, 5)
+        grad_locations, grad_weights = grids.new_empty(B, Q, heads, L, P, 2), torch.empty_like(weights)
+        for level, grid, w, grad_level, grad_location, grad_w in zip(
+                level_maps(value, ctx.shapes), grids, weights, level_maps(grad_value, ctx.shapes),
+                grad_locations.permute(3, 0, 2, 4, 1, 5), grad_weights):
+            sampled = sample_heads(level, grid)
+            grad_w.copy_(sum_rows(sampled.mul_(g).flatten(0, 1).flatten(2)).view(grad_w.shape))
+            grad_map, grad_grid = torch.ops.aten.grid_sampler_2d_backward(
+                torch.mul(g, w, out=sampled).flatten(0, 1), level.flatten(0, 1), grid.flatten(0, 1), 0, 0, False,
+                [True, True])  # bilinear, zero padding
+            grad_level.copy_(grad_map.unflatten(0, (B, heads)))
+            torch.mul(grad_grid.unflatten(0, (B, heads)), 2, out=grad_location)
         return grad_value, None, grad_locations, grad_weights.squeeze(3).permute(1, 4, 2, 0, 3)
+
+
+# %% ../../../nbs/models/layers/03_ms_deform_attn.ipynb #ccb9c192
+def sample_levels(value: Tensor,  # (B, S, heads, C), the levels one after another
+                  shapes: list,  # [(H, W), ...] of each level
+                  grids: Tensor,  # (L, B, heads, P, Q, 2) sampling grid in [-1, 1]
+                 ) -> Tensor:  # (B, heads, C, L, P, Q)
+    "The bilinear samples of all levels in one tensor, each level taken by `sample_heads` as the reference does."
+    B, _, heads, C = value.shape
+    L, _, _, P, Q, _ = grids.shape
+    samples = value.new_empty(B, heads, C, L, P, Q)
+    for l, (level, grid) in enumerate(zip(level_maps(value, shapes), grids)):
+        samples[:, :, :, l] = sample_heads(level, grid)
+    return samples
+
+class MultiScaleDeformableAttnSmallCPUFunction(torch.autograd.Function):
+    "Deformable attention on the CPU for few queries: all levels' samples in one tensor, kept for the backward pass."
+    @staticmethod
+    def forward(ctx, value: Tensor, spatial_shapes: Tensor, sampling_locations: Tensor,
+                attention_weights: Tensor) -> Tensor:
+        B, S, heads, C = value.shape
+        _, Q, _, L, P, _ = sampling_locations.shape
+        ctx.shapes = spatial_shapes.tolist()
+        grids = sampling_grids(sampling_locations)  # (L, B, heads, P, Q, 2)
+        samples = sample_levels(value, ctx.shapes, grids)
+        weighted = samples * attention_weights.permute(0, 2, 3, 4, 1).unsqueeze(2)  # (B, heads, C, L, P, Q)
+        ctx.save_for_backward(value, grids, attention_weights, samples)
+        return sum_rows(weighted.view(B * heads * C, L * P, Q)).view(B, heads * C, Q).transpose(1, 2)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output: Tensor):
+        value, grids, attention_weights, samples = ctx.saved_tensors
+        B, S, heads, C = value.shape
+        L, _, _, P, Q, _ = grids.shape
+        g = grad_output.reshape(B, Q, heads, C).permute(0, 2, 3, 1)  # (B, heads, C, Q)
+        grad_weights = sum_rows((samples * g[:, :, :, None, None]).view(B * heads, C, L * P * Q))
+        grad_samples = torch.mul(attention_weights.permute(3, 0, 2, 4, 1).unsqueeze(3), g[:, :, :, None],
+                                 out=value.new_empty(L, B, heads, C, P, Q))  # g A of every level
+        grad_value = torch.empty_like(value)
+        grad_locations = grids.new_empty(B, Q, heads, L, P, 2)
+        for level, grid, grad_sample, grad_level, grad_location in zip(
+                level_maps(value, ctx.shapes), grids, grad_samples, level_maps(grad_value, ctx.shapes),
+                grad_locations.permute(3, 0, 2, 4, 1, 5)):
+            grad_map, grad_grid = torch.ops.aten.grid_sampler_2d_backward(
+                grad_sample.flatten(0, 1), level.flatten(0, 1), grid.flatten(0, 1), 0, 0, False, [True, True])
+            grad_level.copy_(grad_map.unflatten(0, (B, heads)))
+            torch.mul(grad_grid.unflatten(0, (B, heads)), 2, out=grad_location)
+        grad_weights = grad_weights.view(B, heads, L, P, Q).permute(0, 4, 1, 2, 3).contiguous()
+        return grad_value, None, grad_locations, grad_weights
+
+def ms_deform_attn_cpu(value: Tensor,  # (B, S, heads, C)
+                       spatial_shapes: Tensor,  # (L, 2) int64 (H, W)
+                       sampling_locations: Tensor,  # (B, Q, heads, L, P, 2) (x, y) in [0, 1]
+                       attention_weights: Tensor,  # (B, Q, heads, L, P)
+                      ) -> Tensor:  # (B, Q, heads * C)
+    "The CPU path: all levels at once when their samples are no larger than the values, else grouped heads."
+    _, Q, _, L, P, _ = sampling_locations.shape
+    small = Q * L * P <= value.shape[1]
+    function = MultiScaleDeformableAttnSmallCPUFunction if small else MultiScaleDeformableAttnCPUFunction
+    return function.apply(value, spatial_shapes, sampling_locations, attention_weights)
+
 
 # %% ../../../nbs/models/layers/03_ms_deform_attn.ipynb #2d26cb81
 class DeformAttnKernels(CupyKernels):
@@ -164,12 +225,12 @@ def multi_scale_deformable_attn(value: Tensor,  # (B, S, heads, C)
                                 sampling_locations: Tensor,  # (B, Q, heads, L, P, 2) (x, y) in [0, 1]
                                 attention_weights: Tensor,  # (B, Q, heads, L, P)
                                ) -> Tensor:  # (B, Q, heads * C)
-    "Multi-scale deformable attention: the CUDA kernels for float32 CUDA tensors, the CPU function on the CPU."
+    "Multi-scale deformable attention: the CUDA kernels for float32 CUDA tensors, the CPU path on the CPU."
     if use_kernels(value) and sampling_locations.dtype == attention_weights.dtype == torch.float32:
         return MultiScaleDeformableAttnFunction.apply(value, spatial_shapes, level_start_index, sampling_locations,
                                                       attention_weights, deform_attn_kernels(value.device))
     if value.device.type == 'cpu':
-        return MultiScaleDeformableAttnCPUFunction.apply(value, spatial_shapes, sampling_locations, attention_weights)
+        return ms_deform_attn_cpu(value, spatial_shapes, sampling_locations, attention_weights)
     return multi_scale_deformable_attn_pytorch(value, spatial_shapes, sampling_locations, attention_weights)
 
 # %% ../../../nbs/models/layers/03_ms_deform_attn.ipynb #aa4f7b2c
