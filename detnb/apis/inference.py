@@ -85,20 +85,25 @@ class LoadImageFromNDArray(LoadImageFromFile):
         results['img_shape'] = results['ori_shape'] = img.shape[:2]
         return results
 
-def _is_loader(step: Any) -> bool:
+def _is_step(step: Any, name: str) -> bool:
+    "Whether the pipeline step config `step` builds the transform registered as `name`."
     t = step.get('type') if isinstance(step, Mapping) else None
-    return t is LoadImageFromFile or (isinstance(t, str) and t.split('.')[-1] == 'LoadImageFromFile')
+    return getattr(t, '__name__', None) == name or (isinstance(t, str) and t.split('.')[-1] == name)
 
 def build_test_pipeline(cfg: Mapping,  # a full config with `test_dataloader.dataset.pipeline`
                         from_ndarray: bool = False,  # the inputs are arrays: load with `LoadImageFromNDArray`
                        ) -> Compose:
-    "The config's test pipeline, built; for arrays, `LoadImageFromFile` is replaced by `LoadImageFromNDArray`."
+    "The config's test pipeline for images without annotations, built; for arrays, with `LoadImageFromNDArray`."
     try: steps = copy.deepcopy(list(cfg['test_dataloader']['dataset']['pipeline']))
     except (KeyError, TypeError):
         raise KeyError('the config has no test_dataloader.dataset.pipeline: '
                        'inference needs the test pipeline') from None
+    steps = [s for s in steps if not _is_step(s, 'LoadAnnotations')]
+    for step in steps:  # the ground truth a validation pipeline packs for CocoMetric(ann_file=None)
+        if _is_step(step, 'PackDetInputs') and 'instances' in step.get('meta_keys', ()):
+            step['meta_keys'] = tuple(k for k in step['meta_keys'] if k != 'instances')
     if from_ndarray:
-        loaders = [i for i, s in enumerate(steps) if _is_loader(s)]
+        loaders = [i for i, s in enumerate(steps) if _is_step(s, 'LoadImageFromFile')]
         if not loaders: raise ValueError('the test pipeline has no LoadImageFromFile step to replace for array inputs')
         steps[loaders[0]] = {**steps[loaders[0]], 'type': 'LoadImageFromNDArray'}
     return Compose(steps)
