@@ -1,7 +1,7 @@
 """The command line as separate processes: `detnb print-config` (a shipped config, an override, output that loads
 back), what `detnb` imports (no torch for `detnb --help`, and no library module imports `detnb.cli`), and what a
 user reads when something goes wrong: one line, exit status 2 (130 for Ctrl-C), the traceback with DETNB_DEBUG=1."""
-import os, subprocess, sys
+import os, signal, subprocess, sys
 
 from detnb.config import Config
 
@@ -119,5 +119,6 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path):
             'with mock.patch.dict(cli.COMMANDS, wait=cli.Command("interrupted:add", "interrupted:run", "wait")):\n'
             '    sys.exit(cli.main(["wait"]))')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path, timeout=60,
-                            env={**os.environ, 'PYTHONPATH': str(tmp_path)})
+                            env={**os.environ, 'PYTHONPATH': str(tmp_path)},  # Ctrl-C's default action, even
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # under `nohup cmd &`
     assert result.returncode == 130 and result.stderr == 'detnb wait: interrupted\n', result.stderr

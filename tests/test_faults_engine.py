@@ -23,6 +23,11 @@ from detnb.engine.checkpoint import LOCK_FILE, atomic_save, owner_tag
 from detnb.engine.runner import Runner
 from detnb.testing.toys import register_toys, toy_config, unregister_toys, write_toy_config
 
+
+def default_sigint() -> None:
+    "In a child process: Ctrl-C's default action, even where this test runs with SIGINT ignored (`nohup cmd &`)."
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 TESTS = Path(__file__).resolve().parent  # holds engine_toys, which the configs of `detnb train` import
 NAN_AT_4 = dict(type='ToyLineModel', nan_at_iter=4)  # the 4th loss (epoch 2, batch 1) is NaN
 
@@ -209,7 +214,7 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     work = tmp_path / 'w'
     with open(tmp_path / 'out.txt', 'w') as out, open(tmp_path / 'err.txt', 'w') as err:
         run = subprocess.Popen(detnb_command('train', config, '--work-dir', work), env=environment(), cwd=tmp_path,
-                               stdout=out, stderr=err)
+                               stdout=out, stderr=err, preexec_fn=default_sigint)
         wait_for(lambda: (work / 'last_checkpoint').is_file() or run.poll() is not None, 'a first checkpoint')
         run.send_signal(signal.SIGINT)
         assert run.wait(timeout=120) == 130
