@@ -31,6 +31,8 @@ is printed before and after each, since other processes' load shrinks what a wal
 import argparse, copy, json, math, os, resource, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
+from _budget import BudgetedLoader, budget_clock, seconds_per_iter
+
 ROOT = Path(__file__).resolve().parents[1]
 BCCD = ROOT.parent / 'shared' / 'data' / 'bccd' / 'BCCD'  # the development data
 CONFIG = 'detnb::rtmdet/rtmdet_tiny_bccd.py'
@@ -71,54 +73,15 @@ def fit_schedule(cfg, epochs: int):
     return cfg
 
 
-def detnb_hooks(deadline: float):
-    "A hook that times iterations, stops training at the first iteration past `deadline`, and keeps the metrics."
-    from detnb.engine.hooks import Hook
-
-    class RaceClock(Hook):
-        "Iteration times, the validation's time and metrics; `out_of_time` once an iteration ends past the deadline."
-        priority = 'VERY_LOW'
-        def __init__(self): self.iter_times, self.metrics, self.val_seconds, self.out_of_time = [], {}, 0.0, False
-        def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-            self.iter_times.append(time.perf_counter())
-            if self.iter_times[-1] > deadline and runner.iter + 1 < runner.max_iters and not self.out_of_time:
-                runner.train_loop.stop_training = self.out_of_time = True
-                runner.logger.warning(f'bccd_race: the budget ran out at iteration {runner.iter + 1} of '
-                                      f'{runner.max_iters}: stopping')
-        def before_val_epoch(self, runner) -> None: self._val_start = time.perf_counter()
-        def after_val_epoch(self, runner, metrics=None) -> None:
-            self.val_seconds, self.metrics = time.perf_counter() - self._val_start, dict(metrics or {})
-    return RaceClock()
-
-
-class BudgetedLoader:
-    "A training dataloader whose pass ends early once `clock.out_of_time` (the rest: the dataloader's own)."
-    def __init__(self, loader, clock): self.loader, self.clock = loader, clock
-    def __iter__(self):
-        for batch in self.loader:
-            if self.clock.out_of_time: return
-            yield batch
-    def __len__(self) -> int: return len(self.loader)
-    def __getattr__(self, name: str): return getattr(self.loader, name)
-
-
-def seconds_per_iter(cfg, work_dir: Path) -> float:
-    "Wall seconds per training iteration of `cfg`, timed on a few iterations after the first (which sets up)."
-    from detnb.engine.runner import Runner
+def calibration_rate(cfg, work_dir: Path) -> float:
+    "Wall seconds per training iteration of `cfg`, timed on a few iterations of a one-epoch run after the first."
     short = fit_schedule(copy.deepcopy(cfg), 1)
     dataset = short.train_dataloader.dataset
     while 'dataset' in dataset: dataset = dataset.dataset
     dataset.indices = CALIBRATION_ITERS * short.train_dataloader.batch_size
-    for key in ('val_dataloader', 'val_cfg', 'val_evaluator'): short.pop(key, None)
     short.custom_hooks = [h for h in short.get('custom_hooks') or [] if h['type'] != 'PipelineSwitchHook']
     short.work_dir = str(work_dir)
-    runner = Runner.from_cfg(short)
-    runner.logger.setLevel('WARNING')
-    clock = detnb_hooks(math.inf)
-    runner.register_hook(clock)
-    runner.train()
-    times = clock.iter_times
-    return (times[-1] - times[0]) / (len(times) - 1)
+    return seconds_per_iter(short)
 
 
 def run_detnb(args) -> dict:
@@ -131,7 +94,7 @@ def run_detnb(args) -> dict:
     threads = set_threads(args.threads)
     work = Path(args.work_dir)
     cfg = race_config(args.config, Path(args.data), work)
-    rate = seconds_per_iter(cfg, work / 'calibration')
+    rate = calibration_rate(cfg, work / 'calibration')
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     iters_per_epoch = math.ceil(len(DATASETS.build(dataset_cfg)) / cfg.train_dataloader.batch_size)
     left = deadline - time.perf_counter()
@@ -140,7 +103,7 @@ def run_detnb(args) -> dict:
           f'{cfg.train_cfg.max_epochs} epochs fit in the {left / 60:.1f} min left of {args.minutes:g}', flush=True)
     fit_schedule(cfg, epochs)
     runner = Runner.from_cfg(cfg)
-    clock = detnb_hooks(deadline)
+    clock = budget_clock(deadline)
     runner.register_hook(clock)
     runner.train_loop.dataloader = BudgetedLoader(runner.train_loop.dataloader, clock)
     train_start = time.perf_counter()

@@ -16,10 +16,10 @@ Prints both mAPs and the difference (TTA minus plain).
 import argparse, copy, math, sys, tempfile, time
 from pathlib import Path
 
+from _budget import seconds_per_iter
 from detnb.apis.quickstart import compress_schedule
 from detnb.config import Config
 from detnb.engine.checkpoint import find_latest_checkpoint
-from detnb.engine.hooks import Hook
 from detnb.engine.runner import Runner
 from detnb.registry import DATASETS
 from detnb.test import add_test_arguments, test_config
@@ -54,29 +54,17 @@ def bccd_config(data: Path, work_dir: Path, scales: list[int], flip: bool) -> Co
     return cfg
 
 
-class IterClock(Hook):
-    "The time at the end of every training iteration."
-    def __init__(self): self.times = []
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        self.times.append(time.perf_counter())
-
-
-def seconds_per_iter(cfg: Config, work_dir: Path) -> float:
-    "Wall seconds per training iteration of `cfg`, timed on a few iterations after the first (which sets up)."
+def calibration_rate(cfg: Config, work_dir: Path) -> float:
+    "Wall seconds per training iteration of `cfg`, timed on a few iterations of a one-epoch run after the first."
     short = compress_schedule(copy.deepcopy(cfg), 1)
     short.train_dataloader.dataset.indices = CALIBRATION_ITERS * short.train_dataloader.batch_size
     short.work_dir = str(work_dir)
-    runner = Runner.from_cfg(short)
-    runner.logger.setLevel('WARNING')
-    clock = IterClock()
-    runner.register_hook(clock)
-    runner.train()
-    return (clock.times[-1] - clock.times[0]) / (len(clock.times) - 1)
+    return seconds_per_iter(short)
 
 
 def train(cfg: Config, minutes: float, work_dir: Path) -> tuple[Path, int, float]:
     "Train for the epochs that fit in `minutes`; the last checkpoint, the epochs and the minutes it took."
-    rate = seconds_per_iter(cfg, work_dir / 'calibration')
+    rate = calibration_rate(cfg, work_dir / 'calibration')
     iters_per_epoch = math.ceil(len(DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset)))
                                 / cfg.train_dataloader.batch_size)
     epochs = max(1, int(minutes * 60 / (rate * iters_per_epoch)))
