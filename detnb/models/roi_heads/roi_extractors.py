@@ -15,7 +15,8 @@ from ...registry import MODELS
 from ..base_module import BaseModule
 
 # %% auto #0
-__all__ = ['RoIAlign', 'RoIPool', 'roi_rescale', 'BaseRoIExtractor', 'SingleRoIExtractor', 'GenericRoIExtractor']
+__all__ = ['ROI_CHUNK', 'RoIAlign', 'RoIPool', 'roi_rescale', 'BaseRoIExtractor', 'SingleRoIExtractor',
+           'MultiLevelRoIAlignFunction', 'GenericRoIExtractor']
 
 # %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #b19afb19
 def _pair(size: int | Sequence[int]) -> tuple[int, int]:
@@ -69,6 +70,8 @@ def roi_rescale(rois: Tensor,  # (n, 5) RoIs (batch index, x1, y1, x2, y2)
     return torch.cat([rois[:, :1], centre - half, centre + half], 1)
 
 # %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #518b8356
+ROI_CHUNK = 128  # RoIs an extractor pools per call: its temporary is ROI_CHUNK x C x h x w (see below)
+
 class BaseRoIExtractor(BaseModule):
     "What the RoI extractors share: one `roi_layer` per pyramid level, at spatial scale 1 / its stride."
     def __init__(self,
@@ -117,11 +120,41 @@ class SingleRoIExtractor(BaseRoIExtractor):
         levels = self.map_roi_levels(rois, len(feats))  # the level of the RoI as given, before any rescaling
         if roi_scale_factor is not None: rois = roi_rescale(rois, roi_scale_factor)
         if len(feats) == 1: return self.roi_layers[0](feats[0], rois)
+        level_inds = [(levels == level).nonzero().squeeze(1) for level in range(len(feats))]
+        if torch.is_grad_enabled() and any(f.requires_grad for f in feats) and all(
+                type(layer) is RoIAlign for layer in self.roi_layers):  # in place, chunk by chunk (below)
+            return MultiLevelRoIAlignFunction.apply(rois.to(feats[0].dtype), level_inds, list(self.roi_layers), *feats)
         roi_feats = feats[0].new_zeros(len(rois), feats[0].shape[1], *self.roi_layers[0].output_size)
-        for level, (feat, layer) in enumerate(zip(feats, self.roi_layers)):
-            inds = (levels == level).nonzero().squeeze(1)
-            if len(inds): roi_feats[inds] = layer(feat, rois[inds])
+        for inds, feat, layer in zip(level_inds, feats, self.roi_layers):
+            for chunk in inds.split(ROI_CHUNK): roi_feats[chunk] = layer(feat, rois[chunk])
         return roi_feats
+
+# %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #2f5d8e4a
+class MultiLevelRoIAlignFunction(torch.autograd.Function):
+    "RoIAlign of each RoI from its own level, written in place chunk by chunk; one gradient call per level."
+    @staticmethod
+    def forward(ctx, rois: Tensor, level_inds: list[Tensor], layers: list[RoIAlign], *feats: Tensor) -> Tensor:
+        (h, w), channels = layers[0].output_size, feats[0].shape[1]
+        out = feats[0].new_zeros(len(rois), channels, h, w)
+        for feat, inds, layer in zip(feats, level_inds, layers):
+            for chunk in inds.split(ROI_CHUNK):
+                out[chunk] = torch.ops.torchvision.roi_align(feat, rois[chunk], layer.spatial_scale, h, w,
+                                                             layer.sampling_ratio, layer.aligned)
+        ctx.save_for_backward(rois)
+        ctx.level_inds, ctx.layers, ctx.shapes = level_inds, layers, [f.shape for f in feats]
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        rois, = ctx.saved_tensors
+        h, w = ctx.layers[0].output_size
+        grads = [torch.ops.torchvision._roi_align_backward(grad[inds], rois[inds], layer.spatial_scale, h, w, *shape,
+                                                           layer.sampling_ratio, layer.aligned)
+                 if needed and len(inds) else None  # a level without RoIs gets no gradient
+                 for needed, inds, layer, shape in zip(ctx.needs_input_grad[3:], ctx.level_inds, ctx.layers, ctx.shapes)]
+        return None, None, None, *grads
+
 
 # %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #b599f0b7
 @MODELS.register_module()
