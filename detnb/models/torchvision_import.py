@@ -229,6 +229,23 @@ def _test_data(settings: Mapping, num_classes: int, with_mask: bool = False) -> 
         data['train_dataloader'] = dict(dataset=dict(metainfo=metainfo))
     return data
 
+def _one_stage_cfg(settings: Mapping,  # torchvision's settings: normalization, size, score and NMS thresholds
+                   depth: int, bn_eps: float, frozen_stages: int,  # the backbone
+                   num_classes: int,
+                   detector: str,  # the detector's type, e.g. 'RetinaNet'
+                   head: dict,  # the head's config beyond its classes and its tower of 4 256-channel convolutions
+                   test_cfg: dict,  # the test settings beyond torchvision's thresholds
+                   train_cfg: dict | None = None) -> dict:
+    "The whole config of a torchvision one-stage detector on its ResNet-FPN, at torchvision's test settings."
+    backbone, neck = _backbone_neck_cfg(depth, bn_eps, frozen_stages)
+    head = dict(type=head['type'], num_classes=num_classes, in_channels=256, stacked_convs=4, feat_channels=256) | head
+    model = dict(type=detector, data_preprocessor=_preprocessor(settings), backbone=backbone, neck=neck, bbox_head=head,
+                 **({} if train_cfg is None else dict(train_cfg=train_cfg)),
+                 test_cfg=dict(nms_pre=settings['topk_candidates'], min_bbox_size=-1, score_thr=settings['score_thresh'],
+                               nms=dict(type='nms', iou_threshold=settings['nms_thresh']),
+                               max_per_img=settings['detections_per_img'], **test_cfg))
+    return dict(_base_=CONFIG_BASES, model=model, **_test_data(settings, num_classes))
+
 # %% ../../nbs/models/90_torchvision_import.ipynb #0f3dc5f0
 def convert_torchvision_retinanet(
     state_dict: Mapping[str, Tensor],  # a torchvision `retinanet_resnet50_fpn` state dict
@@ -257,47 +274,16 @@ def convert_torchvision_retinanet(
     if num_classes == TORCHVISION_COCO_CATEGORIES:
         weights, num_classes = coco_classifier(weights, 'bbox_head.retina_cls'), len(COCO_CLASSES)
     sizes = [[x, int(x * 2 ** (1 / 3)), int(x * 2 ** (2 / 3))] for x in [32, 64, 128, 256, 512]]
-    backbone, neck = _backbone_neck_cfg(depth, bn_eps, frozen_stages)
-    cfg = dict(
-        _base_=CONFIG_BASES,
-        model=dict(
-            type='RetinaNet',
-            data_preprocessor=_preprocessor(settings),
-            backbone=backbone,
-            neck=neck,
-            bbox_head=dict(
-                type='RetinaHead',
-                num_classes=num_classes,
-                in_channels=256,
-                stacked_convs=4,
-                feat_channels=256,
-                anchor_generator=dict(
-                    type='TorchvisionAnchorGenerator', strides=[8, 16, 32, 64, 128], sizes=sizes, ratios=[0.5, 1.0, 2.0]
-                ),
-                bbox_coder=dict(
-                    type='DeltaXYWHBBoxCoder', target_means=[0.0, 0.0, 0.0, 0.0], target_stds=[1.0, 1.0, 1.0, 1.0]
-                ),
+    head = dict(type='RetinaHead',
+                anchor_generator=dict(type='TorchvisionAnchorGenerator', strides=[8, 16, 32, 64, 128], sizes=sizes,
+                                      ratios=[0.5, 1.0, 2.0]),
+                bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0] * 4, target_stds=[1.0] * 4),
                 loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
-                loss_bbox=dict(type='L1Loss', loss_weight=1.0),
-            ),
-            train_cfg=dict(
-                assigner=dict(
-                    type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0, ignore_iof_thr=-1
-                ),
-                sampler=dict(type='PseudoSampler'),
-                allowed_border=-1,
-                pos_weight=-1,
-            ),
-            test_cfg=dict(
-                nms_pre=settings['topk_candidates'],
-                min_bbox_size=-1,
-                score_thr=settings['score_thresh'],
-                nms=dict(type='nms', iou_threshold=settings['nms_thresh']),
-                max_per_img=settings['detections_per_img'],
-            ),
-        ),
-        **_test_data(settings, num_classes),
-    )
+                loss_bbox=dict(type='L1Loss', loss_weight=1.0))
+    train_cfg = dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0,
+                                   ignore_iof_thr=-1),
+                     sampler=dict(type='PseudoSampler'), allowed_border=-1, pos_weight=-1)
+    cfg = _one_stage_cfg(settings, depth, bn_eps, frozen_stages, num_classes, 'RetinaNet', head, {}, train_cfg)
     return cfg, weights
 
 def convert_torchvision_fcos(
@@ -318,43 +304,15 @@ def convert_torchvision_fcos(
     num_classes = weights['bbox_head.conv_cls.weight'].shape[0]
     if num_classes == TORCHVISION_COCO_CATEGORIES:
         weights, num_classes = coco_classifier(weights, 'bbox_head.conv_cls'), len(COCO_CLASSES)
-    backbone, neck = _backbone_neck_cfg(depth, bn_eps, frozen_stages)
-    cfg = dict(
-        _base_=CONFIG_BASES,
-        model=dict(
-            type='FCOS',
-            data_preprocessor=_preprocessor(settings),
-            backbone=backbone,
-            neck=neck,
-            bbox_head=dict(
-                type='FCOSHead',
-                num_classes=num_classes,
-                in_channels=256,
-                stacked_convs=4,
-                feat_channels=256,
-                strides=strides,
-                norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
-                conv_bias=True,
-                prior_generator=dict(type='TorchvisionPointGenerator', strides=strides),
-                norm_on_bbox=True,
-                centerness_on_reg=True,
-                center_sampling=True,
+    head = dict(type='FCOSHead', strides=strides, norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+                conv_bias=True, prior_generator=dict(type='TorchvisionPointGenerator', strides=strides),
+                norm_on_bbox=True, centerness_on_reg=True, center_sampling=True,
                 center_sample_radius=settings.get('center_sampling_radius', 1.5),
                 loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
                 loss_bbox=dict(type='GIoULoss', loss_weight=1.0),
-                loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-            ),
-            test_cfg=dict(
-                nms_pre=settings['topk_candidates'],
-                min_bbox_size=-1,
-                score_thr=settings['score_thresh'],
-                nms=dict(type='nms', iou_threshold=settings['nms_thresh']),
-                max_per_img=settings['detections_per_img'],
-                score_factor_fusion='geometric_mean',
-            ),
-        ),
-        **_test_data(settings, num_classes),
-    )
+                loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0))
+    cfg = _one_stage_cfg(settings, depth, bn_eps, frozen_stages, num_classes, 'FCOS', head,
+                         dict(score_factor_fusion='geometric_mean'))
     return cfg, weights
 
 # %% ../../nbs/models/90_torchvision_import.ipynb #ef272198
