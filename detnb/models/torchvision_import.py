@@ -241,7 +241,8 @@ def _one_stage_cfg(settings: Mapping,  # torchvision's settings: normalization, 
     head = dict(type=head['type'], num_classes=num_classes, in_channels=256, stacked_convs=4, feat_channels=256) | head
     model = dict(type=detector, data_preprocessor=_preprocessor(settings), backbone=backbone, neck=neck, bbox_head=head,
                  **({} if train_cfg is None else dict(train_cfg=train_cfg)),
-                 test_cfg=dict(nms_pre=settings['topk_candidates'], min_bbox_size=-1, score_thr=settings['score_thresh'],
+                 test_cfg=dict(nms_pre=settings['topk_candidates'], min_bbox_size=-1,
+                               score_thr=settings['score_thresh'],
                                nms=dict(type='nms', iou_threshold=settings['nms_thresh']),
                                max_per_img=settings['detections_per_img'], **test_cfg))
     return dict(_base_=CONFIG_BASES, model=model, **_test_data(settings, num_classes))

@@ -152,7 +152,8 @@ class MultiLevelRoIAlignFunction(torch.autograd.Function):
         grads = [torch.ops.torchvision._roi_align_backward(grad[inds], rois[inds], layer.spatial_scale, h, w, *shape,
                                                            layer.sampling_ratio, layer.aligned)
                  if needed and len(inds) else None  # a level without RoIs gets no gradient
-                 for needed, inds, layer, shape in zip(ctx.needs_input_grad[3:], ctx.level_inds, ctx.layers, ctx.shapes)]
+                 for needed, inds, layer, shape in zip(ctx.needs_input_grad[3:], ctx.level_inds, ctx.layers,
+                                                       ctx.shapes)]
         return None, None, None, *grads
 
 
