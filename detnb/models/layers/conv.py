@@ -19,14 +19,14 @@ from ..base_module import BaseModule
 # %% auto #0
 __all__ = ['WINOGRAD_MIN_PIXELS', 'WINOGRAD_MIN_MACS', 'WINOGRAD_MIN_TRAIN_MACS', 'WINOGRAD_MAX_CHANNEL_PAIRS',
            'WINOGRAD_MIN_CHANNELS_LAST_OUT', 'WINOGRAD_MAX_STRIP_PIXELS', 'winograd_env_override', 'set_winograd',
-           'winograd_applies', 'WinogradConvFunction', 'conv2d', 'Conv2d', 'build_conv_layer', 'build_norm_layer',
-           'build_activation_layer', 'norm_attribute_name', 'frozen_norm_affine', 'FoldedConvFunction', 'conv_norm',
-           'sequential_conv_norm', 'ConvModule']
+           'set_winograd_training', 'winograd_applies', 'WinogradConvFunction', 'conv2d', 'Conv2d', 'build_conv_layer',
+           'build_norm_layer', 'build_activation_layer', 'norm_attribute_name', 'frozen_norm_affine',
+           'FoldedConvFunction', 'conv_norm', 'sequential_conv_norm', 'ConvModule']
 
 # %% ../../../nbs/models/layers/00_conv.ipynb #2da73afb
 WINOGRAD_MIN_PIXELS = 48 * 48  # smaller maps: NNPACK's per-call filter transform costs more than it saves
 WINOGRAD_MIN_MACS = 2e8  # multiply-adds of the direct convolution below which it is as fast
-WINOGRAD_MIN_TRAIN_MACS = 2e9  # the same in training, where only the forward pass and the input gradient gain
+WINOGRAD_MIN_TRAIN_MACS = 2e9  # the same in training (opt-in), where only the forward pass and input gradient gain
 WINOGRAD_MAX_CHANNEL_PAIRS = 256 * 256  # NNPACK keeps a workspace of 64 floats per (input, output) channel pair
 WINOGRAD_MIN_CHANNELS_LAST_OUT = 256  # output channels that pay for copying a channels-last input to NCHW
 WINOGRAD_MAX_STRIP_PIXELS = 96 * 96  # output pixels per NNPACK call: its workspace grows ~3.3 KB a pixel and stays
@@ -46,7 +46,7 @@ def winograd_env_override() -> bool | None:
     value = os.environ.get('DETNB_WINOGRAD', '')
     return None if value == '' else value != '0'
 
-_winograd = {'enabled': False}
+_winograd = {'enabled': False, 'training': False}
 
 def set_winograd(enabled: bool) -> bool:
     "Use NNPACK's Winograd convolution where it pays (`True`) or never (`False`); returns the previous setting."
@@ -55,6 +55,11 @@ def set_winograd(enabled: bool) -> bool:
     return previous
 
 set_winograd(True)  # the default, where NNPACK exists
+
+def set_winograd_training(enabled: bool) -> bool:
+    "Also run Winograd in training (`True`; off by default: see below); returns the previous setting."
+    previous, _winograd['training'] = _winograd['training'], bool(enabled)
+    return previous
 
 def _pair(v) -> tuple[int, int]: return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
@@ -73,6 +78,7 @@ def winograd_applies(x: Tensor, weight: Tensor, stride=1, padding=0, dilation=1,
     if not x.is_contiguous() and weight.shape[0] < WINOGRAD_MIN_CHANNELS_LAST_OUT: return False
     pixels, pairs = x.shape[-2] * x.shape[-1], weight.shape[0] * weight.shape[1]
     training = _needs_grad(x, weight, bias)
+    if training and not _winograd['training']: return False
     if training and _pair(padding) != (1, 1): return False  # the input gradient as a padding-1 convolution
     min_macs = WINOGRAD_MIN_TRAIN_MACS if training else WINOGRAD_MIN_MACS
     return pixels >= WINOGRAD_MIN_PIXELS and pixels * pairs * 9 >= min_macs and pairs <= WINOGRAD_MAX_CHANNEL_PAIRS

@@ -77,10 +77,10 @@ class CascadeRoIHead(BaseModule):
         extractor = self.bbox_roi_extractor[stage]
         return self.bbox_head[stage](extractor(x[:extractor.num_inputs], rois))
 
-    def _mask_forward(self, stage: int, x: Sequence[Tensor], rois: Tensor) -> Tensor:
-        "Stage `stage`'s mask logits for the (n, 5) `rois`, pooled by its mask extractor (its box one when shared)."
+    def _mask_forward(self, stage: int, x: Sequence[Tensor], rois: Tensor, labels: Tensor | None = None) -> Tensor:
+        "Stage `stage`'s mask logits for the (n, 5) `rois` (with `labels`, of their classes only)."
         extractor = (self.bbox_roi_extractor if self.share_roi_extractor else self.mask_roi_extractor)[stage]
-        return self.mask_head[stage](extractor(x[:extractor.num_inputs], rois))
+        return self.mask_head[stage](extractor(x[:extractor.num_inputs], rois), labels)
 
     def _mask_probs(self, x: Sequence[Tensor], rois: Tensor) -> Tensor:
         "The mask probabilities (n, C, h, w) of the (n, 5) `rois`, averaged over the stages' mask heads."
@@ -110,7 +110,8 @@ class CascadeRoIHead(BaseModule):
             cls_score, bbox_pred = self._bbox_forward(stage, x, rois)
             stage_losses = head.loss_and_target(cls_score, bbox_pred, rois, sampling_results, cfg)
             if self.with_mask:
-                mask_preds = self._mask_forward(stage, x, bbox2roi([r.pos_priors for r in sampling_results]))
+                mask_preds = self._mask_forward(stage, x, bbox2roi([r.pos_priors for r in sampling_results]),
+                                                torch.cat([r.pos_gt_labels for r in sampling_results]))
                 stage_losses['loss_mask'] = self.mask_head[stage].loss_and_target(mask_preds, sampling_results, gts,
                                                                                   cfg)['loss_mask']
             losses.update({f's{stage}.{k}': v * weight if 'loss' in k else v for k, v in stage_losses.items()})

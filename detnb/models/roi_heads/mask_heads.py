@@ -143,13 +143,18 @@ class FCNMaskHead(BaseModule):
         self.conv_logits = nn.Conv2d(channels, 1 if class_agnostic else num_classes, 1)
         self.relu = nn.ReLU(inplace=True)
 
-    def forward(self, x: Tensor) -> Tensor:
-        "Mask logits (n, C or 1, 2 s, 2 s) of the (n, in_channels, s, s) RoI features."
+    def forward(self,
+                x: Tensor,  # (n, in_channels, s, s) RoI features
+                labels: Tensor | None = None,  # (n,) a class per RoI: only its logits (training's loss reads no other)
+               ) -> Tensor:
+        "Mask logits (n, C or 1, 2 s, 2 s) of the RoI features; (n, 1, 2 s, 2 s), each RoI's class, with `labels`."
         for conv in self.convs: x = conv(x)
         if self.upsample is not None:
             x = self.upsample(x)
             if self.upsample_method == 'deconv': x = self.relu(x)
-        return self.conv_logits(x)
+        if labels is None or self.class_agnostic: return self.conv_logits(x)
+        weight, bias = self.conv_logits.weight[labels, :, 0, 0], self.conv_logits.bias[labels]  # the 1x1 conv's rows
+        return (torch.einsum('nchw,nc->nhw', x, weight) + bias[:, None, None]).unsqueeze(1)
 
     def get_targets(self, sampling_results: Sequence[SamplingResult], batch_gt_instances: Sequence[InstanceData],
                     rcnn_train_cfg: Mapping | None) -> Tensor:
@@ -168,7 +173,7 @@ class FCNMaskHead(BaseModule):
         mask_targets = self.get_targets(sampling_results, batch_gt_instances, rcnn_train_cfg)
         labels = torch.cat([r.pos_gt_labels for r in sampling_results]).to(mask_preds.device)
         if len(mask_preds) == 0: return dict(loss_mask=mask_preds.sum(), mask_targets=mask_targets)
-        channels = torch.zeros_like(labels) if self.class_agnostic else labels
+        channels = torch.zeros_like(labels) if mask_preds.shape[1] == 1 else labels  # agnostic, or selected
         return dict(loss_mask=self.loss_mask(mask_preds, mask_targets, channels), mask_targets=mask_targets)
 
     def predict_by_feat(self,

@@ -126,6 +126,7 @@ class SingleRoIExtractor(BaseRoIExtractor):
             return MultiLevelRoIAlignFunction.apply(rois.to(feats[0].dtype), level_inds, list(self.roi_layers), *feats)
         roi_feats = feats[0].new_zeros(len(rois), feats[0].shape[1], *self.roi_layers[0].output_size)
         for inds, feat, layer in zip(level_inds, feats, self.roi_layers):
+            if len(inds): feat = feat.contiguous()  # RoIAlign copies a channels-last map: once, not every chunk
             for chunk in inds.split(ROI_CHUNK): roi_feats[chunk] = layer(feat, rois[chunk])
         return roi_feats
 
@@ -137,6 +138,7 @@ class MultiLevelRoIAlignFunction(torch.autograd.Function):
         (h, w), channels = layers[0].output_size, feats[0].shape[1]
         out = feats[0].new_zeros(len(rois), channels, h, w)
         for feat, inds, layer in zip(feats, level_inds, layers):
+            if len(inds): feat = feat.contiguous()  # RoIAlign copies a channels-last map: once, not every chunk
             for chunk in inds.split(ROI_CHUNK):
                 out[chunk] = torch.ops.torchvision.roi_align(feat, rois[chunk], layer.spatial_scale, h, w,
                                                              layer.sampling_ratio, layer.aligned)

@@ -60,10 +60,10 @@ class StandardRoIHead(BaseModule):
         cls_score, bbox_pred = self.bbox_head(bbox_feats)
         return dict(cls_score=cls_score, bbox_pred=bbox_pred, bbox_feats=bbox_feats)
 
-    def _mask_forward(self, x: Sequence[Tensor], rois: Tensor) -> Tensor:
-        "The mask head's logits for the (n, 5) `rois`, pooled by the mask extractor (the box one when shared)."
+    def _mask_forward(self, x: Sequence[Tensor], rois: Tensor, labels: Tensor | None = None) -> Tensor:
+        "The mask head's logits for the (n, 5) `rois` (with `labels`, their classes' only), from the mask extractor."
         extractor = self.bbox_roi_extractor if self.share_roi_extractor else self.mask_roi_extractor
-        return self.mask_head(extractor(x[:extractor.num_inputs], rois))
+        return self.mask_head(extractor(x[:extractor.num_inputs], rois), labels)
 
     def forward(self, x: Sequence[Tensor], rpn_results_list: Sequence[InstanceData],
                 batch_data_samples: Sequence[DetDataSample] | None = None) -> tuple[Tensor, ...]:
@@ -88,7 +88,8 @@ class StandardRoIHead(BaseModule):
         losses = self.bbox_head.loss_and_target(results['cls_score'], results['bbox_pred'], rois, sampling_results,
                                                 self.train_cfg)
         if self.with_mask:
-            mask_preds = self._mask_forward(x, bbox2roi([r.pos_priors for r in sampling_results]))
+            mask_preds = self._mask_forward(x, bbox2roi([r.pos_priors for r in sampling_results]),
+                                            torch.cat([r.pos_gt_labels for r in sampling_results]))
             losses['loss_mask'] = self.mask_head.loss_and_target(mask_preds, sampling_results, gts,
                                                                  self.train_cfg)['loss_mask']
         return losses
