@@ -7,7 +7,7 @@ Docs: https://detnb.github.io/detnb/models/roi_heads/roi_extractors.html.md"""
 
 # %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #f9705b98
 from __future__ import annotations
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor, nn
 from torchvision import ops as tv_ops
@@ -15,8 +15,8 @@ from ...registry import MODELS
 from ..base_module import BaseModule
 
 # %% auto #0
-__all__ = ['ROI_CHUNK', 'RoIAlign', 'RoIPool', 'roi_rescale', 'BaseRoIExtractor', 'SingleRoIExtractor',
-           'MultiLevelRoIAlignFunction', 'GenericRoIExtractor']
+__all__ = ['ROI_CHUNK', 'ROI_CHANNEL_GROUP', 'RoIAlign', 'RoIPool', 'roi_rescale', 'nchw_channel_groups', 'BaseRoIExtractor',
+           'SingleRoIExtractor', 'MultiLevelRoIAlignFunction', 'GenericRoIExtractor']
 
 # %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #b19afb19
 def _pair(size: int | Sequence[int]) -> tuple[int, int]:
@@ -71,6 +71,17 @@ def roi_rescale(rois: Tensor,  # (n, 5) RoIs (batch index, x1, y1, x2, y2)
 
 # %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #518b8356
 ROI_CHUNK = 128  # RoIs an extractor pools per call: its temporary is ROI_CHUNK x C x h x w (see below)
+ROI_CHANNEL_GROUP = 64  # channels of a channels-last map copied to NCHW at a time for RoIAlign (see below)
+
+def nchw_channel_groups(feat: Tensor,  # (B, C, H, W) one level's features
+                       ) -> Iterator[tuple[slice, Tensor]]:
+    "(channels, NCHW map): `feat` itself when contiguous, else `ROI_CHANNEL_GROUP` channels, copied as reached."
+    if feat.is_contiguous():
+        yield slice(None), feat
+        return
+    for start in range(0, feat.shape[1], ROI_CHANNEL_GROUP):
+        channels = slice(start, start + ROI_CHANNEL_GROUP)
+        yield channels, feat[:, channels].contiguous()
 
 class BaseRoIExtractor(BaseModule):
     "What the RoI extractors share: one `roi_layer` per pyramid level, at spatial scale 1 / its stride."
@@ -126,8 +137,9 @@ class SingleRoIExtractor(BaseRoIExtractor):
             return MultiLevelRoIAlignFunction.apply(rois.to(feats[0].dtype), level_inds, list(self.roi_layers), *feats)
         roi_feats = feats[0].new_zeros(len(rois), feats[0].shape[1], *self.roi_layers[0].output_size)
         for inds, feat, layer in zip(level_inds, feats, self.roi_layers):
-            if len(inds): feat = feat.contiguous()  # RoIAlign copies a channels-last map: once, not every chunk
-            for chunk in inds.split(ROI_CHUNK): roi_feats[chunk] = layer(feat, rois[chunk])
+            if not len(inds): continue
+            for channels, part in nchw_channel_groups(feat):
+                for chunk in inds.split(ROI_CHUNK): roi_feats[chunk, channels] = layer(part, rois[chunk])
         return roi_feats
 
 # %% ../../../nbs/models/roi_heads/00_roi_extractors.ipynb #2f5d8e4a
@@ -138,10 +150,11 @@ class MultiLevelRoIAlignFunction(torch.autograd.Function):
         (h, w), channels = layers[0].output_size, feats[0].shape[1]
         out = feats[0].new_zeros(len(rois), channels, h, w)
         for feat, inds, layer in zip(feats, level_inds, layers):
-            if len(inds): feat = feat.contiguous()  # RoIAlign copies a channels-last map: once, not every chunk
-            for chunk in inds.split(ROI_CHUNK):
-                out[chunk] = torch.ops.torchvision.roi_align(feat, rois[chunk], layer.spatial_scale, h, w,
-                                                             layer.sampling_ratio, layer.aligned)
+            if not len(inds): continue
+            for channels, part in nchw_channel_groups(feat):
+                for chunk in inds.split(ROI_CHUNK):
+                    out[chunk, channels] = torch.ops.torchvision.roi_align(part, rois[chunk], layer.spatial_scale, h, w,
+                                                                           layer.sampling_ratio, layer.aligned)
         ctx.save_for_backward(rois)
         ctx.level_inds, ctx.layers, ctx.shapes = level_inds, layers, [f.shape for f in feats]
         return out
