@@ -4,7 +4,7 @@
 marked `#| slow` / `#| gpu` and tests marked `@pytest.mark.slow` / `@pytest.mark.gpu`.
 """
 from pathlib import Path
-import functools, http.server, threading
+import functools, http.server, os, threading
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,6 +13,18 @@ DATA = ROOT.parent / 'shared' / 'data'
 
 def pytest_addoption(parser):
     parser.addoption('--flags', default='', help='space-separated notebook flags to run (slow, gpu)')
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, each worker computes with its share of the cores (one each for `-n 2` on two cores), it
+    and the processes it starts: two workers of two threads each on two cores wait for each other's threads."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '0'))
+    if not workers: return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    threads = max(1, cores // workers)
+    os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = str(threads)
+    import torch
+    torch.set_num_threads(threads)
 
 
 def run_flags(config) -> set[str]:
