@@ -152,9 +152,7 @@ class MultiLevelRoIAlignFunction(torch.autograd.Function):
         for feat, inds, layer in zip(feats, level_inds, layers):
             if not len(inds): continue
             for channels, part in nchw_channel_groups(feat):
-                for chunk in inds.split(ROI_CHUNK):
-                    out[chunk, channels] = torch.ops.torchvision.roi_align(part, rois[chunk], layer.spatial_scale, h, w,
-                                                                           layer.sampling_ratio, layer.aligned)
+                for chunk in inds.split(ROI_CHUNK): out[chunk, channels] = layer(part, rois[chunk])  # no grad here
         ctx.save_for_backward(rois)
         ctx.level_inds, ctx.layers, ctx.shapes = level_inds, layers, [f.shape for f in feats]
         return out
